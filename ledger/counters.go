@@ -1,0 +1,291 @@
+package ledger
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"crowdflow/checkin"
+)
+
+// Counters are the live figures of one zone.
+type Counters struct {
+	Occupancy int // tickets inside it or a zone within it, plus its tally balance
+	Entries   int // tickets that came in
+	Exits     int // tickets that went out
+	TallyIn   int
+	TallyOut  int
+	Tally     int                  // the tally balance: TallyIn − TallyOut, less what was clamped
+	ByType    map[string]int       // occupants with a ticket, by ticket type
+	Refusals  map[checkin.Code]int // refused entries by code
+}
+
+func newCounters() *Counters {
+	return &Counters{ByType: map[string]int{}, Refusals: map[checkin.Code]int{}}
+}
+
+// Counters reads the live counters of every zone of the event, including the
+// zones nobody has entered yet.
+func (s *Store) Counters(ctx context.Context) (map[string]*Counters, error) {
+	res, err := s.eng.Eval(ctx, ReadScript, []string{s.keys.zones}, "counters")
+	if err != nil {
+		return nil, fmt.Errorf("read counters: %w", err)
+	}
+	fields, err := stringList(res)
+	if err != nil {
+		return nil, fmt.Errorf("read counters: %w", err)
+	}
+	out := make(map[string]*Counters, len(s.zones))
+	for id := range s.zones {
+		out[id] = newCounters()
+	}
+	for i := 0; i+1 < len(fields); i += 2 {
+		zone, name, ok := strings.Cut(fields[i], "|")
+		c := out[zone]
+		if !ok || c == nil {
+			continue // a zone no longer in the config
+		}
+		n, err := strconv.Atoi(fields[i+1])
+		if err != nil {
+			return nil, fmt.Errorf("read counters: field %s: %w", fields[i], err)
+		}
+		switch {
+		case name == "occ":
+			c.Occupancy = n
+		case name == "in":
+			c.Entries = n
+		case name == "out":
+			c.Exits = n
+		case name == "tin":
+			c.TallyIn = n
+		case name == "tout":
+			c.TallyOut = n
+		case name == "tally":
+			c.Tally = n
+		case strings.HasPrefix(name, "t:"):
+			c.ByType[name[2:]] = n
+		case strings.HasPrefix(name, "r:"):
+			c.Refusals[checkin.Code(name[2:])] = n
+		}
+	}
+	return out, nil
+}
+
+// DayFields reads the raw report counters of one day (YYYY-MM-DD, local to
+// the event): "<zone>|in", "<zone>|h10|occ" and so on, as scan.lua writes them.
+func (s *Store) DayFields(ctx context.Context, date string) (map[string]string, error) {
+	res, err := s.eng.Eval(ctx, ReadScript, []string{s.keys.day(date)}, "day")
+	if err != nil {
+		return nil, fmt.Errorf("read day %s: %w", date, err)
+	}
+	fields, err := stringList(res)
+	if err != nil {
+		return nil, fmt.Errorf("read day %s: %w", date, err)
+	}
+	out := make(map[string]string, len(fields)/2)
+	for i := 0; i+1 < len(fields); i += 2 {
+		out[fields[i]] = fields[i+1]
+	}
+	return out, nil
+}
+
+// Entry is one entry of the event log.
+type Entry struct {
+	ID        string // the log's own id, which orders entries
+	Kind      string // "scan", "tally" or "revoke"
+	ScanID    string // the scan's or tally's id
+	Device    string
+	Gate      string
+	Zone      string
+	Direction checkin.Direction
+	Ticket    string
+	Type      string
+	Code      checkin.Code
+	Flags     checkin.Flags
+	From, To  string // a scan's place before and after
+	Delta     int    // a tally's requested delta
+	Applied   int    // a tally's applied delta
+	At        time.Time
+	DeviceAt  time.Time
+}
+
+// Log reads at most n entries of the event log from the entry with id from
+// on ("-" for the beginning). Pass the last id read with a "(" before it to
+// read on after it.
+func (s *Store) Log(ctx context.Context, from string, n int) ([]Entry, error) {
+	res, err := s.eng.Eval(ctx, ReadScript, []string{s.keys.log}, "log", from, strconv.Itoa(n))
+	if err != nil {
+		return nil, fmt.Errorf("read log: %w", err)
+	}
+	items, ok := res.([]any)
+	if !ok {
+		return nil, fmt.Errorf("read log: unexpected reply %T", res)
+	}
+	out := make([]Entry, 0, len(items))
+	for _, it := range items {
+		pair, ok := it.([]any)
+		if !ok || len(pair) != 2 {
+			return nil, fmt.Errorf("read log: unexpected entry %v", it)
+		}
+		id, _ := pair[0].(string)
+		fields, err := stringList(pair[1])
+		if err != nil {
+			return nil, fmt.Errorf("read log %s: %w", id, err)
+		}
+		out = append(out, decodeEntry(id, fields))
+	}
+	return out, nil
+}
+
+// ReadLog reads the whole event log.
+func (s *Store) ReadLog(ctx context.Context) ([]Entry, error) {
+	const page = 1000
+	var all []Entry
+	from := "-"
+	for {
+		es, err := s.Log(ctx, from, page)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, es...)
+		if len(es) < page {
+			return all, nil
+		}
+		from = "(" + es[len(es)-1].ID
+	}
+}
+
+func decodeEntry(id string, fields []string) Entry {
+	e := Entry{ID: id}
+	for i := 0; i+1 < len(fields); i += 2 {
+		v := fields[i+1]
+		switch fields[i] {
+		case "kind":
+			e.Kind = v
+		case "id":
+			e.ScanID = v
+		case "device":
+			e.Device = v
+		case "gate":
+			e.Gate = v
+		case "zone":
+			e.Zone = v
+		case "dir":
+			e.Direction = checkin.Direction(v)
+		case "ticket":
+			e.Ticket = v
+		case "type":
+			e.Type = v
+		case "code":
+			e.Code = checkin.Code(v)
+		case "flags":
+			e.Flags = checkin.ParseFlags(v)
+		case "from":
+			e.From = v
+		case "to":
+			e.To = v
+		case "delta":
+			e.Delta, _ = strconv.Atoi(v)
+		case "applied":
+			e.Applied, _ = strconv.Atoi(v)
+		case "at":
+			e.At = fromMillis(v)
+		case "device_at":
+			e.DeviceAt = fromMillis(v)
+		}
+	}
+	return e
+}
+
+func fromMillis(s string) time.Time {
+	ms, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || ms == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms)
+}
+
+// Recount derives every zone's occupancy, entries, exits and tally figures
+// from the event log alone, independently of the counters the scripts keep:
+// the two must always agree (DESIGN: counters are derived from the log).
+func Recount(zones []Zone, log []Entry) map[string]*Counters {
+	parent := make(map[string]string, len(zones))
+	out := make(map[string]*Counters, len(zones))
+	for _, z := range zones {
+		parent[z.ID] = z.Parent
+		out[z.ID] = newCounters()
+	}
+	ancestry := func(z string) []string { // z and the zones above it
+		var zs []string
+		for ; z != ""; z = parent[z] {
+			zs = append(zs, z)
+		}
+		return zs
+	}
+	place := map[string]string{}
+	types := map[string]string{}
+	for _, e := range log {
+		switch e.Kind {
+		case "tally":
+			c := out[e.Zone]
+			if c == nil {
+				continue
+			}
+			c.Tally += e.Applied
+			if e.Applied > 0 {
+				c.TallyIn += e.Applied
+			} else {
+				c.TallyOut -= e.Applied
+			}
+			if e.Code != checkin.Accepted {
+				c.Refusals[e.Code]++
+			}
+		case "scan":
+			if e.Code != checkin.Accepted {
+				if c := out[e.Zone]; c != nil {
+					c.Refusals[e.Code]++
+				}
+				continue
+			}
+			if e.From == e.To {
+				continue
+			}
+			types[e.Ticket] = e.Type
+			inTo := map[string]bool{}
+			for _, z := range ancestry(e.To) {
+				inTo[z] = true
+			}
+			inFrom := map[string]bool{}
+			for _, z := range ancestry(e.From) {
+				inFrom[z] = true
+				if c := out[z]; c != nil && !inTo[z] {
+					c.Exits++
+				}
+			}
+			for _, z := range ancestry(e.To) {
+				if c := out[z]; c != nil && !inFrom[z] {
+					c.Entries++
+				}
+			}
+			if e.To == "" {
+				delete(place, e.Ticket)
+			} else {
+				place[e.Ticket] = e.To
+			}
+		}
+	}
+	for ticket, z := range place {
+		for _, a := range ancestry(z) {
+			if c := out[a]; c != nil {
+				c.Occupancy++
+				c.ByType[types[ticket]]++
+			}
+		}
+	}
+	for _, c := range out {
+		c.Occupancy += c.Tally
+	}
+	return out
+}
