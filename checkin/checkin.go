@@ -1,6 +1,7 @@
 package checkin
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -111,4 +112,26 @@ func (fs Flags) String() string {
 		ss[i] = string(f)
 	}
 	return strings.Join(ss, ",")
+}
+
+// MarshalJSON writes the set as a JSON array, [] when empty (never null).
+func (fs Flags) MarshalJSON() ([]byte, error) {
+	if len(fs) == 0 {
+		return []byte("[]"), nil
+	}
+	return json.Marshal([]Flag(fs))
+}
+
+// UnmarshalJSON reads a JSON array of flags, keeping the set sorted.
+func (fs *Flags) UnmarshalJSON(b []byte) error {
+	var list []Flag
+	if err := json.Unmarshal(b, &list); err != nil {
+		return err
+	}
+	out := Flags{}
+	for _, f := range list {
+		out = out.With(f)
+	}
+	*fs = out
+	return nil
 }

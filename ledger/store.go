@@ -1,8 +1,8 @@
 package ledger
 
 import (
-	_ "embed"
 	"context"
+	_ "embed"
 	"errors"
 	"fmt"
 	"strconv"
@@ -120,7 +120,7 @@ func New(cfg Config, eng Engine) (*Store, error) {
 
 // keys names every key of one event; all share the hash tag {event}.
 type keys struct {
-	prefix                             string
+	prefix                            string
 	scans, place, revoked, log, zones string
 }
 
@@ -206,8 +206,13 @@ func (s *Store) Scan(ctx context.Context, sc Scan) (Verdict, error) {
 	if sc.At.IsZero() {
 		return Verdict{}, fmt.Errorf("%w: no decision time", ErrInvalid)
 	}
-	if sc.Precheck == checkin.Accepted && (sc.Ticket == "" || sc.Type == "") {
-		return Verdict{}, fmt.Errorf("%w: accepted precheck without ticket or type", ErrInvalid)
+	if sc.Precheck == checkin.Accepted && sc.Ticket == "" {
+		return Verdict{}, fmt.Errorf("%w: accepted precheck without a ticket", ErrInvalid)
+	}
+	if sc.Ticket != "" && sc.Type == "" {
+		// A verified ticket always has its type; the scripts count occupants
+		// by the type of the scan that moves them, so it must never be missing.
+		return Verdict{}, fmt.Errorf("%w: ticket without its type", ErrInvalid)
 	}
 	if _, ok := s.zones[sc.Zone]; !ok {
 		sc.Zone = ""

@@ -169,9 +169,6 @@ local common = p
 if not within(from, p) then
   common = gz
   while common ~= '' and not within(from, common) do common = parent[common] end
-  flags['implicit_entry'] = true
-elseif from ~= p then
-  flags['moved_from_sibling'] = true
 end
 
 local gains = path(gz, common)
@@ -180,6 +177,11 @@ for _, z in ipairs(gains) do
     if not force then return finish('zone_full', z) end
     flags['forced'] = true
   end
+end
+if common ~= p then
+  flags['implicit_entry'] = true
+elseif from ~= p then
+  flags['moved_from_sibling'] = true
 end
 for _, z in ipairs(path(from, common)) do leave(z) end
 for _, z in ipairs(gains) do enter(z) end
