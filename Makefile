@@ -1,0 +1,39 @@
+# The two commands: `make run` and `make test`. See README.md.
+GO      ?= go
+BIN     ?= bin/crowdflow
+PKGS    := ./...
+
+.PHONY: run test bench build lint deps fuzz
+
+## run: the whole system on one machine (embedded store, the Ouarzazate config)
+run: build
+	$(BIN) demo --config configs/ouarzazate-2025.yaml
+
+## test: every test, against real components (installs redis-server if missing)
+test: deps
+	$(GO) vet $(PKGS)
+	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+
+## bench: benchmarks, printed and appended to BENCHMARKS.md
+bench: deps
+	$(GO) test -run '^$$' -bench . -benchtime 2000x $(PKGS)
+	$(GO) run ./bench -out BENCHMARKS.md
+
+## build: the binary in bin/
+build:
+	$(GO) build -o $(BIN) .
+
+## lint: formatting and vet
+lint:
+	@test -z "$$(gofmt -l .)" || { gofmt -l .; echo "gofmt: files above need formatting"; exit 1; }
+	$(GO) vet $(PKGS)
+
+## fuzz: each fuzz target for a while (the seed corpora also run in make test)
+FUZZTIME ?= 30s
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzVerify -fuzztime $(FUZZTIME) ./ticket
+	$(GO) test -run '^$$' -fuzz FuzzNormalize -fuzztime $(FUZZTIME) ./ticket
+	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME) ./event
+
+deps:
+	@scripts/deps.sh

@@ -1,0 +1,164 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// Exit statuses (CONTRACT §1).
+const (
+	exitOK      = 0
+	exitFailure = 1
+	exitUsage   = 2
+)
+
+// env looks up an environment variable; os.Getenv in production, a map in tests.
+type env func(string) string
+
+// command is one subcommand.
+type command struct {
+	name, summary string
+	run           func(ctx context.Context, c *cli, args []string) error
+}
+
+// cli is what every subcommand gets from run: its environment and streams.
+type cli struct {
+	env            env
+	stdin          io.Reader
+	stdout, stderr io.Writer
+}
+
+// usageError marks bad usage: exit status 2.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
+
+func commands() []command {
+	return []command{
+		{"keys", "create the event's ticket key pair and staff-token secret, if absent", runKeys},
+		{"tickets", "issue signed QR tickets, or revoke tickets", runTickets},
+		{"token", "print a signed staff token for a device or a person", runToken},
+	}
+}
+
+// run is the whole program but for the process: it parses args, runs one
+// subcommand and returns the exit status. Errors go to stderr as one line.
+func run(ctx context.Context, args []string, getenv env, stdin io.Reader, stdout, stderr io.Writer) int {
+	c := &cli{env: getenv, stdin: stdin, stdout: stdout, stderr: stderr}
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		c.usage(stdout)
+		if len(args) == 0 {
+			return exitUsage
+		}
+		return exitOK
+	}
+	for _, cmd := range commands() {
+		if cmd.name != args[0] {
+			continue
+		}
+		err := cmd.run(ctx, c, args[1:])
+		var ue usageError
+		switch {
+		case err == nil, errors.Is(err, flag.ErrHelp):
+			return exitOK
+		case errors.As(err, &ue):
+			fmt.Fprintf(stderr, "crowdflow %s: %v (see crowdflow %s -h)\n", cmd.name, err, cmd.name)
+			return exitUsage
+		default:
+			fmt.Fprintf(stderr, "crowdflow %s: %v\n", cmd.name, err)
+			return exitFailure
+		}
+	}
+	fmt.Fprintf(stderr, "crowdflow: unknown command %q (see crowdflow -h)\n", args[0])
+	return exitUsage
+}
+
+func (c *cli) usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: crowdflow <command> [flags]\n\ncommands:")
+	for _, cmd := range commands() {
+		fmt.Fprintf(w, "  %-10s %s\n", cmd.name, cmd.summary)
+	}
+	fmt.Fprintln(w, "\nEvery flag can also be set by the environment variable CROWDFLOW_<FLAG>.")
+}
+
+// flags returns a flag set for a subcommand that reports to c.
+func (c *cli) flags(name, synopsis string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(c.stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(c.stdout, "usage: crowdflow %s\n\n", synopsis)
+		fs.SetOutput(c.stdout)
+		fs.PrintDefaults()
+		fs.SetOutput(c.stderr)
+		fmt.Fprintf(c.stdout, "\nEvery flag can also be set by CROWDFLOW_<FLAG> (upper case, - becomes _).\n")
+	}
+	return fs
+}
+
+// parse parses args, then sets every flag not given on the command line
+// from its environment variable CROWDFLOW_<FLAG>, if that is set.
+func (c *cli) parse(fs *flag.FlagSet, args []string) error {
+	fs.SetOutput(io.Discard) // parse errors are reported once, by run; -h prints fs.Usage
+	err := fs.Parse(args)
+	fs.SetOutput(c.stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return err
+	}
+	if err != nil {
+		return usageError{err}
+	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	var errs []error
+	fs.VisitAll(func(f *flag.Flag) {
+		name := envName(f.Name)
+		if v := c.env(name); !given[f.Name] && v != "" {
+			if err := f.Value.Set(v); err != nil {
+				errs = append(errs, fmt.Errorf("%s=%q: %v", name, v, err))
+			}
+		}
+	})
+	if len(errs) > 0 {
+		return usageError{errors.Join(errs...)}
+	}
+	return nil
+}
+
+func envName(flag string) string {
+	return "CROWDFLOW_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
+}
+
+// required reports, as one usage error, the flags that are still empty.
+func required(fs *flag.FlagSet, names ...string) error {
+	var missing []string
+	for _, n := range names {
+		if f := fs.Lookup(n); f != nil && f.Value.String() == "" {
+			missing = append(missing, "--"+n)
+		}
+	}
+	if len(missing) > 0 {
+		return usagef("missing %s", strings.Join(missing, ", "))
+	}
+	return nil
+}
+
+// list is a comma-separated flag value.
+type list []string
+
+func (l *list) String() string { return strings.Join(*l, ",") }
+func (l *list) Set(s string) error {
+	*l = nil
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			*l = append(*l, p)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs the real components the tests run against, when they are missing:
+# redis-server (and redis-benchmark, for make bench). Debian packages, through
+# apt-get when run as root; otherwise it says what to install and fails.
+set -euo pipefail
+
+need=()
+command -v redis-server >/dev/null || need+=(redis-server)
+command -v redis-benchmark >/dev/null || need+=(redis-tools)
+
+if [ ${#need[@]} -eq 0 ]; then
+  exit 0
+fi
+if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null; then
+  echo "missing: ${need[*]}; install these Debian packages (as root: apt-get install ${need[*]})" >&2
+  exit 1
+fi
+echo "installing ${need[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq >/dev/null
+apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null

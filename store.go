@@ -1,0 +1,47 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+
+	"crowdflow/event"
+	"crowdflow/ledger"
+	"crowdflow/ledger/embedded"
+	"crowdflow/ledger/redisengine"
+)
+
+// ledgerConfig is what the ledger needs of an event.
+func ledgerConfig(ev *event.Event) ledger.Config {
+	zs := make([]ledger.Zone, len(ev.Zones))
+	for i, z := range ev.Zones {
+		zs[i] = ledger.Zone{ID: z.ID, Parent: z.Parent, Capacity: z.Capacity}
+	}
+	return ledger.Config{Event: ev.ID, Location: ev.Location, Zones: zs}
+}
+
+// openLedger opens the event's ledger: on Redis when redisURL is set, else
+// the embedded store in dataDir/ledger. The returned func closes the engine.
+func openLedger(ctx context.Context, ev *event.Event, redisURL, dataDir string) (*ledger.Store, func(), error) {
+	var eng ledger.Engine
+	if redisURL != "" {
+		e, err := redisengine.Open(ctx, redisURL)
+		if err != nil {
+			return nil, nil, err
+		}
+		eng = e
+	} else {
+		e, err := embedded.Open(embedded.Options{Dir: filepath.Join(dataDir, "ledger"), Logger: slog.Default()})
+		if err != nil {
+			return nil, nil, fmt.Errorf("embedded store: %w", err)
+		}
+		eng = e
+	}
+	st, err := ledger.New(ledgerConfig(ev), eng)
+	if err != nil {
+		_ = eng.Close()
+		return nil, nil, err
+	}
+	return st, func() { _ = eng.Close() }, nil
+}

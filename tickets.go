@@ -1,0 +1,191 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/csv"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"crowdflow/event"
+	"crowdflow/ticket"
+)
+
+// maxIssue bounds one run of tickets issue: a slip of the finger should not
+// fill the disk.
+const maxIssue = 100000
+
+func runTickets(ctx context.Context, c *cli, args []string) error {
+	if len(args) == 0 {
+		return usagef("want a subcommand: issue or revoke")
+	}
+	switch args[0] {
+	case "issue":
+		return runIssue(ctx, c, args[1:])
+	case "revoke":
+		return runRevoke(ctx, c, args[1:])
+	case "-h", "--help":
+		fmt.Fprintln(c.stdout, "usage: crowdflow tickets issue|revoke [flags] (see crowdflow tickets issue -h)")
+		return nil
+	}
+	return usagef("unknown subcommand %q: want issue or revoke", args[0])
+}
+
+func runIssue(_ context.Context, c *cli, args []string) error {
+	fs := c.flags("tickets issue", "tickets issue --config FILE --data DIR --type TYPE [--days D1,D2] [--zones Z1,Z2] --count N --out DIR")
+	config := fs.String("config", "", "event file (YAML)")
+	data := fs.String("data", "./data", "data directory holding the ticket key (see crowdflow keys)")
+	typ := fs.String("type", "", "ticket type, as in the event file")
+	var days, zones list
+	fs.Var(&days, "days", "dates the tickets are valid on, YYYY-MM-DD,... (default: all its type allows)")
+	fs.Var(&zones, "zones", "zones the tickets may enter, id,... (default: all its type allows)")
+	count := fs.Int("count", 0, "how many tickets")
+	out := fs.String("out", "", "directory for the PNGs and manifest.csv")
+	if err := c.parse(fs, args); err != nil {
+		return err
+	}
+	if err := required(fs, "config", "type", "out"); err != nil {
+		return err
+	}
+	if *count < 1 || *count > maxIssue {
+		return usagef("--count %d: want 1 to %d", *count, maxIssue)
+	}
+	ev, err := event.Load(*config)
+	if err != nil {
+		return err
+	}
+	tt := ev.TicketType(*typ)
+	if tt == nil {
+		return usagef("--type %q: not a ticket type of %s", *typ, ev.ID)
+	}
+	if err := checkSubset("--days", days, tt.Days, eventDays(ev)); err != nil {
+		return err
+	}
+	zoneIDs := make([]string, len(ev.Zones))
+	for i, z := range ev.Zones {
+		zoneIDs[i] = z.ID
+	}
+	if err := checkSubset("--zones", zones, tt.Zones, zoneIDs); err != nil {
+		return err
+	}
+	key, err := ticket.LoadPrivateKey(*data)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(*out, 0o755); err != nil {
+		return fmt.Errorf("output dir: %w", err)
+	}
+	slices.Sort(days)
+	var hashes []uint16
+	for _, z := range zones {
+		hashes = append(hashes, ev.Zone(z).Hash)
+	}
+	slices.Sort(hashes)
+
+	mf, err := os.OpenFile(filepath.Join(*out, "manifest.csv"), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return fmt.Errorf("manifest (remove the old one or choose another --out): %w", err)
+	}
+	defer mf.Close()
+	w := csv.NewWriter(mf)
+	_ = w.Write([]string{"ticket_id", "type", "days", "zones", "payload", "file", "reentry"})
+	for range *count {
+		id, err := ticket.NewID(rand.Reader)
+		if err != nil {
+			return err
+		}
+		t := &ticket.Ticket{Event: ev.Hash(), ID: id, Type: tt.Hash, Days: days, Zones: hashes, Reentry: tt.Reentry}
+		payload, err := ticket.Sign(t, key)
+		if err != nil {
+			return err
+		}
+		png, err := ticket.PNG(payload)
+		if err != nil {
+			return err
+		}
+		file := id.String() + ".png"
+		if err := os.WriteFile(filepath.Join(*out, file), png, 0o644); err != nil {
+			return fmt.Errorf("write %s: %w", file, err)
+		}
+		_ = w.Write([]string{id.String(), tt.ID, strings.Join(days, ","), strings.Join(zones, ","),
+			payload, file, fmt.Sprint(tt.Reentry)})
+	}
+	w.Flush()
+	if err := w.Error(); err != nil {
+		return fmt.Errorf("manifest: %w", err)
+	}
+	if err := mf.Sync(); err != nil {
+		return fmt.Errorf("manifest: %w", err)
+	}
+	fmt.Fprintf(c.stdout, "issued %d %s tickets in %s\n", *count, tt.ID, *out)
+	return nil
+}
+
+func eventDays(ev *event.Event) []string {
+	ds := make([]string, len(ev.Days))
+	for i, d := range ev.Days {
+		ds[i] = d.Date
+	}
+	return ds
+}
+
+// checkSubset reports the values of a flag that its ticket type does not
+// allow (allowed empty: anything in all).
+func checkSubset(flag string, got, allowed, all []string) error {
+	if len(allowed) == 0 {
+		allowed = all
+	}
+	var bad []string
+	for _, v := range got {
+		if !slices.Contains(allowed, v) {
+			bad = append(bad, v)
+		}
+	}
+	if len(bad) > 0 {
+		return usagef("%s: %s not allowed (choose from %s)", flag, strings.Join(bad, ","), strings.Join(allowed, ","))
+	}
+	return nil
+}
+
+func runRevoke(ctx context.Context, c *cli, args []string) error {
+	fs := c.flags("tickets revoke", "tickets revoke --config FILE [--redis URL] [--data DIR] TICKET_ID...")
+	config := fs.String("config", "", "event file (YAML)")
+	redisURL := fs.String("redis", "", "Redis URL; without it, the embedded store in --data")
+	data := fs.String("data", "./data", "data directory of the embedded store")
+	if err := c.parse(fs, args); err != nil {
+		return err
+	}
+	if err := required(fs, "config"); err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
+		return usagef("no ticket ids given")
+	}
+	ids := make([]string, fs.NArg())
+	for i, a := range fs.Args() {
+		id, err := ticket.ParseID(a)
+		if err != nil {
+			return usagef("ticket id %q: %v", a, err)
+		}
+		ids[i] = id.String()
+	}
+	ev, err := event.Load(*config)
+	if err != nil {
+		return err
+	}
+	st, closeStore, err := openLedger(ctx, ev, *redisURL, *data)
+	if err != nil {
+		return err
+	}
+	defer closeStore()
+	n, err := st.Revoke(ctx, time.Now(), "cli", ids...)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.stdout, "revoked %d ticket(s); %d were already revoked\n", n, len(ids)-n)
+	return nil
+}

@@ -1,0 +1,217 @@
+// Package wire is the scanner websocket protocol of CONTRACT §3: the JSON
+// messages a gate device and the gateway exchange on /ws/scan, and their
+// strict decoding. The gateway, the scanner client and the tests share it.
+package wire
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"crowdflow/checkin"
+)
+
+// Protocol is the version both sides announce in hello and welcome.
+const Protocol = 1
+
+// MaxFrame is the largest frame the gateway reads (CONTRACT §3); a larger one
+// closes the connection with status 1009.
+const MaxFrame = 4096
+
+// MaxID bounds scan ids, devices and gates.
+const MaxID = 64
+
+// Message types.
+const (
+	TypeHello   = "hello"
+	TypeWelcome = "welcome"
+	TypeScan    = "scan"
+	TypeTally   = "tally"
+	TypeVerdict = "verdict"
+	TypeError   = "error"
+)
+
+// Error codes of an error message.
+const (
+	ErrMalformed   = "malformed"    // not JSON, or a field missing or wrong
+	ErrUnsupported = "unsupported"  // unknown type or protocol version
+	ErrForbidden   = "forbidden"    // the token's role may not do this
+	ErrRateLimited = "rate_limited" // too many messages from this device
+	ErrUnavailable = "unavailable"  // the store did not answer: resend later with the same id
+)
+
+// Hello opens a session: which device, at which gate.
+type Hello struct {
+	Type     string `json:"type"`
+	Protocol int    `json:"protocol"`
+	Device   string `json:"device"`
+	Gate     string `json:"gate"`
+}
+
+// Welcome answers hello.
+type Welcome struct {
+	Type       string    `json:"type"`
+	Protocol   int       `json:"protocol"`
+	Gate       string    `json:"gate"`
+	Zone       string    `json:"zone"`
+	ServerTime time.Time `json:"server_time"`
+}
+
+// Scan is one ticket scanned at a gate.
+type Scan struct {
+	Type      string            `json:"type"`
+	ID        string            `json:"id"`
+	Ticket    string            `json:"ticket"`
+	Direction checkin.Direction `json:"direction"`
+	At        time.Time         `json:"at"`
+	Gate      string            `json:"gate,omitempty"`    // another gate the token allows; default: hello's
+	Offline   bool              `json:"offline,omitempty"` // decided offline, uploaded now
+	Force     bool              `json:"force,omitempty"`   // supervisor override
+}
+
+// Tally is +n / −n people without tickets on a zone.
+type Tally struct {
+	Type  string    `json:"type"`
+	ID    string    `json:"id"`
+	Zone  string    `json:"zone"`
+	Delta int       `json:"delta"`
+	At    time.Time `json:"at"`
+	Gate  string    `json:"gate,omitempty"`
+	Force bool      `json:"force,omitempty"`
+	// Offline marks a tally counted offline and uploaded now.
+	Offline bool `json:"offline,omitempty"`
+}
+
+// Verdict answers a scan or a tally.
+type Verdict struct {
+	Type       string        `json:"type"`
+	ID         string        `json:"id"`
+	OK         bool          `json:"ok"`
+	Code       checkin.Code  `json:"code"`
+	Ticket     string        `json:"ticket,omitempty"`
+	TicketType string        `json:"ticket_type,omitempty"`
+	Zone       string        `json:"zone"`
+	Occupancy  int           `json:"occupancy"`
+	Capacity   int           `json:"capacity"`
+	Level      string        `json:"level"`
+	Flags      checkin.Flags `json:"flags"`
+	Replayed   bool          `json:"replayed"`
+	Message    string        `json:"message"`
+}
+
+// Error reports a frame the gateway could not act on; the connection stays open.
+type Error struct {
+	Type    string `json:"type"`
+	Code    string `json:"code"`
+	ID      string `json:"id,omitempty"` // the scan's id, when one could be read
+	Message string `json:"message"`
+}
+
+// ErrBadFrame wraps every decoding error.
+var ErrBadFrame = errors.New("bad frame")
+
+// Decode reads one client frame strictly: known type, known fields only,
+// every required field present and well-formed. It returns *Hello, *Scan or
+// *Tally. The error says which field is wrong, for the error message.
+func Decode(frame []byte) (any, error) {
+	var head struct {
+		Type string `json:"type"`
+	}
+	if err := json.Unmarshal(frame, &head); err != nil {
+		return nil, fmt.Errorf("%w: not a JSON object: %v", ErrBadFrame, err)
+	}
+	switch head.Type {
+	case TypeHello:
+		var m Hello
+		if err := strict(frame, &m); err != nil {
+			return nil, err
+		}
+		if m.Protocol != Protocol {
+			return nil, fmt.Errorf("%w: protocol %d: this gateway speaks %d", ErrBadFrame, m.Protocol, Protocol)
+		}
+		if err := checkID("device", m.Device, true); err != nil {
+			return nil, err
+		}
+		if err := checkID("gate", m.Gate, false); err != nil {
+			return nil, err
+		}
+		return &m, nil
+	case TypeScan:
+		var m Scan
+		if err := strict(frame, &m); err != nil {
+			return nil, err
+		}
+		if err := checkID("id", m.ID, true); err != nil {
+			return nil, err
+		}
+		if m.Ticket == "" || len(m.Ticket) > 512 {
+			return nil, fmt.Errorf("%w: ticket: want 1 to 512 characters", ErrBadFrame)
+		}
+		if _, err := checkin.ParseDirection(string(m.Direction)); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrBadFrame, err)
+		}
+		if m.At.IsZero() {
+			return nil, fmt.Errorf("%w: at: missing", ErrBadFrame)
+		}
+		if err := checkID("gate", m.Gate, false); err != nil {
+			return nil, err
+		}
+		return &m, nil
+	case TypeTally:
+		var m Tally
+		if err := strict(frame, &m); err != nil {
+			return nil, err
+		}
+		if err := checkID("id", m.ID, true); err != nil {
+			return nil, err
+		}
+		if err := checkID("zone", m.Zone, true); err != nil {
+			return nil, err
+		}
+		if m.Delta == 0 || m.Delta > 1000 || m.Delta < -1000 {
+			return nil, fmt.Errorf("%w: delta %d: want a non-zero count of at most 1000", ErrBadFrame, m.Delta)
+		}
+		if m.At.IsZero() {
+			return nil, fmt.Errorf("%w: at: missing", ErrBadFrame)
+		}
+		if err := checkID("gate", m.Gate, false); err != nil {
+			return nil, err
+		}
+		return &m, nil
+	case "":
+		return nil, fmt.Errorf("%w: type: missing", ErrBadFrame)
+	}
+	return nil, fmt.Errorf("%w: type %q: want hello, scan or tally", ErrBadFrame, head.Type)
+}
+
+func strict(frame []byte, v any) error {
+	d := json.NewDecoder(bytes.NewReader(frame))
+	d.DisallowUnknownFields()
+	if err := d.Decode(v); err != nil {
+		return fmt.Errorf("%w: %v", ErrBadFrame, err)
+	}
+	if d.More() {
+		return fmt.Errorf("%w: more than one JSON value in the frame", ErrBadFrame)
+	}
+	return nil
+}
+
+func checkID(field, v string, required bool) error {
+	if v == "" {
+		if required {
+			return fmt.Errorf("%w: %s: missing", ErrBadFrame, field)
+		}
+		return nil
+	}
+	if len(v) > MaxID {
+		return fmt.Errorf("%w: %s: longer than %d characters", ErrBadFrame, field, MaxID)
+	}
+	for _, r := range v {
+		if r < 0x21 || r > 0x7e {
+			return fmt.Errorf("%w: %s: printable ASCII only", ErrBadFrame, field)
+		}
+	}
+	return nil
+}

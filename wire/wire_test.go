@@ -1,0 +1,100 @@
+package wire_test
+
+import (
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+
+	"crowdflow/checkin"
+	"crowdflow/wire"
+)
+
+func TestDecode(t *testing.T) {
+	good := map[string]struct {
+		frame string
+		want  any
+	}{
+		"hello": {`{"type":"hello","protocol":1,"device":"gate-laptop-3","gate":"MAIN-1"}`,
+			&wire.Hello{Type: "hello", Protocol: 1, Device: "gate-laptop-3", Gate: "MAIN-1"}},
+		"scan": {`{"type":"scan","id":"01J8Z4R7Y6Q3T9K2M5N8P0W4XC","ticket":"CF1:AB:CD","direction":"in","at":"2025-09-17T10:03:11.120Z"}`, nil},
+		"offline scan": {`{"type":"scan","id":"x","ticket":"CF1:AB:CD","direction":"out","at":"2025-09-17T10:03:11Z","offline":true}`, nil},
+		"tally":        {`{"type":"tally","id":"t1","zone":"stage","delta":-3,"at":"2025-09-17T10:03:11Z"}`, nil},
+	}
+	for name, tc := range good {
+		t.Run(name, func(t *testing.T) {
+			got, err := wire.Decode([]byte(tc.frame))
+			if err != nil {
+				t.Fatalf("decode: %v", err)
+			}
+			if tc.want != nil {
+				g, _ := json.Marshal(got)
+				w, _ := json.Marshal(tc.want)
+				if string(g) != string(w) {
+					t.Errorf("got %s, want %s", g, w)
+				}
+			}
+		})
+	}
+	bad := map[string]struct{ frame, mentions string }{
+		"not json":       {`{"type":"scan",`, "JSON"},
+		"no type":        {`{"id":"x"}`, "type"},
+		"unknown type":   {`{"type":"dance"}`, "dance"},
+		"unknown field":  {`{"type":"scan","id":"x","ticket":"t","direction":"in","at":"2025-09-17T10:03:11Z","evil":1}`, "evil"},
+		"no id":          {`{"type":"scan","ticket":"t","direction":"in","at":"2025-09-17T10:03:11Z"}`, "id"},
+		"long id":        {`{"type":"scan","id":"` + strings.Repeat("x", 65) + `","ticket":"t","direction":"in","at":"2025-09-17T10:03:11Z"}`, "id"},
+		"bad direction":  {`{"type":"scan","id":"x","ticket":"t","direction":"up","at":"2025-09-17T10:03:11Z"}`, "direction"},
+		"no time":        {`{"type":"scan","id":"x","ticket":"t","direction":"in"}`, "at"},
+		"bad time":       {`{"type":"scan","id":"x","ticket":"t","direction":"in","at":"yesterday"}`, "yesterday"},
+		"zero delta":     {`{"type":"tally","id":"x","zone":"stage","delta":0,"at":"2025-09-17T10:03:11Z"}`, "delta"},
+		"huge delta":     {`{"type":"tally","id":"x","zone":"stage","delta":100000,"at":"2025-09-17T10:03:11Z"}`, "delta"},
+		"old protocol":   {`{"type":"hello","protocol":0,"device":"d"}`, "protocol"},
+		"control chars":  {`{"type":"hello","protocol":1,"device":"a\nb"}`, "device"},
+		"two values":     {`{"type":"hello","protocol":1,"device":"d"} {}`, "JSON"},
+		"array":          {`[1,2]`, "JSON"},
+		"wrong type int": {`{"type":"tally","id":"x","zone":"stage","delta":"1","at":"2025-09-17T10:03:11Z"}`, "delta"},
+	}
+	for name, tc := range bad {
+		t.Run(name, func(t *testing.T) {
+			_, err := wire.Decode([]byte(tc.frame))
+			if !errors.Is(err, wire.ErrBadFrame) {
+				t.Fatalf("got %v, want ErrBadFrame", err)
+			}
+			if !strings.Contains(err.Error(), tc.mentions) {
+				t.Errorf("error %q does not mention %q", err, tc.mentions)
+			}
+		})
+	}
+}
+
+func FuzzDecode(f *testing.F) {
+	f.Add([]byte(`{"type":"hello","protocol":1,"device":"gate-laptop-3","gate":"MAIN-1"}`))
+	f.Add([]byte(`{"type":"scan","id":"01J8","ticket":"CF1:AB:CD","direction":"in","at":"2025-09-17T10:03:11.120Z","force":true}`))
+	f.Add([]byte(`{"type":"tally","id":"t1","zone":"stage","delta":1,"at":"2025-09-17T10:03:11Z"}`))
+	f.Fuzz(func(t *testing.T, frame []byte) {
+		m, err := wire.Decode(frame)
+		if err != nil {
+			if m != nil {
+				t.Fatal("a message and an error")
+			}
+			return
+		}
+		switch m := m.(type) {
+		case *wire.Scan:
+			if m.ID == "" || len(m.ID) > wire.MaxID || m.At.IsZero() ||
+				(m.Direction != checkin.In && m.Direction != checkin.Out) {
+				t.Fatalf("accepted an invalid scan %+v", m)
+			}
+		case *wire.Tally:
+			if m.Delta == 0 || m.Zone == "" {
+				t.Fatalf("accepted an invalid tally %+v", m)
+			}
+		case *wire.Hello:
+			if m.Device == "" || m.Protocol != wire.Protocol {
+				t.Fatalf("accepted an invalid hello %+v", m)
+			}
+		default:
+			t.Fatalf("unexpected message %T", m)
+		}
+	})
+}
