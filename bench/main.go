@@ -33,6 +33,7 @@ import (
 
 	"crowdflow/checkin"
 	"crowdflow/ledger"
+	"crowdflow/ledger/embedded"
 	"crowdflow/ledger/redisengine"
 )
 
@@ -93,25 +94,68 @@ func run(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := eng.Client().FlushAll(ctx).Err(); err != nil {
+	rawOne, err := redisBenchmark(srv.addr, *n/10, 1, cmd)
+	if err != nil {
 		return err
 	}
-	viaStore := measure(*n, *c, func(i int) error {
-		s := sc
-		s.ID = fmt.Sprintf("bench-%d", i)
-		s.Ticket = fmt.Sprintf("t%d", i)
-		v, err := st.Scan(ctx, s)
-		if err == nil && v.Code != checkin.Accepted {
-			err = fmt.Errorf("scan %d: %s", i, v.Code)
+	var rows []row
+	for _, conc := range []int{*c, 1} {
+		ref, count := raw, *n
+		if conc == 1 {
+			ref, count = rawOne, *n/10
 		}
-		return err
-	})
-	if viaStore.err != nil {
-		return viaStore.err
+		if err := eng.Client().FlushAll(ctx).Err(); err != nil {
+			return err
+		}
+		got, err := scans(ctx, st, sc, count, conc)
+		if err != nil {
+			return err
+		}
+		rows = append(rows, row{what: "Store.Scan, Redis (go-redis, EVALSHA)", ref: "redis-benchmark EVALSHA scan.lua",
+			got: got, base: ref})
 	}
 
-	rows := []row{{what: "Store.Scan, Redis (go-redis, EVALSHA)", ref: "redis-benchmark EVALSHA scan.lua",
-		got: viaStore.result, base: raw}}
+	// The embedded store runs the same script in process: in memory (a
+	// demo), and with its journal fsynced before each verdict (a venue).
+	for _, journal := range []bool{false, true} {
+		for _, conc := range []int{*c, 1} {
+			count := *n
+			if conc == 1 || journal {
+				count = *n / 10 // fsync-bound: fewer calls keep the run short
+			}
+			dir := ""
+			if journal {
+				if dir, err = os.MkdirTemp("", "crowdflow-bench-embedded-"); err != nil {
+					return err
+				}
+			}
+			emb, err := embedded.Open(embedded.Options{Dir: dir})
+			if err != nil {
+				return err
+			}
+			est, esc, err := benchStore(emb)
+			if err != nil {
+				return err
+			}
+			got, err := scans(ctx, est, esc, count, conc)
+			emb.Close()
+			if dir != "" {
+				os.RemoveAll(dir)
+			}
+			if err != nil {
+				return err
+			}
+			what := "Store.Scan, embedded, in memory"
+			if journal {
+				what = "Store.Scan, embedded, journal fsynced"
+			}
+			ref := raw
+			if conc == 1 {
+				ref = rawOne
+			}
+			rows = append(rows, row{what: what, ref: "redis-benchmark EVALSHA scan.lua", got: got, base: ref})
+		}
+	}
 	table := render(rows)
 	fmt.Fprint(stdout, table)
 	if *out == "" {
@@ -124,6 +168,21 @@ func run(args []string, stdout io.Writer) error {
 	defer f.Close()
 	_, err = fmt.Fprintf(f, "\n## %s — %s\n\n%s", time.Now().UTC().Format("2006-01-02 15:04 MST"), machine(), table)
 	return err
+}
+
+// scans runs n accepted entries through st from c goroutines.
+func scans(ctx context.Context, st *ledger.Store, sc ledger.Scan, n, c int) (result, error) {
+	m := measure(n, c, func(i int) error {
+		s := sc
+		s.ID = fmt.Sprintf("bench-%d", i)
+		s.Ticket = fmt.Sprintf("t%d", i)
+		v, err := st.Scan(ctx, s)
+		if err == nil && v.Code != checkin.Accepted {
+			err = fmt.Errorf("scan %d: %s", i, v.Code)
+		}
+		return err
+	})
+	return m.result, m.err
 }
 
 func benchStore(eng ledger.Engine) (*ledger.Store, ledger.Scan, error) {
