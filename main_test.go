@@ -4,16 +4,43 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
+	"image/png"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/makiuchi-d/gozxing"
+	zxqr "github.com/makiuchi-d/gozxing/qrcode"
+
 	"crowdflow/event"
 	"crowdflow/ticket"
 	"crowdflow/token"
 )
+
+// decodePNG reads a ticket's QR code back with a real decoder (ZXing's Go port).
+func decodePNG(t *testing.T, path string) string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	bmp, err := gozxing.NewBinaryBitmapFromImage(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := zxqr.NewQRCodeReader().Decode(bmp, nil)
+	if err != nil {
+		t.Fatalf("%s: no QR code read: %v", path, err)
+	}
+	return res.GetText()
+}
 
 const ouarzazate = "configs/ouarzazate-2025.yaml"
 
@@ -117,8 +144,8 @@ func TestIssueVerifyRevoke(t *testing.T) {
 			strings.Join(tk.Days, ",") != "2025-09-18" {
 			t.Errorf("ticket %+v does not match its manifest row %q", tk, r)
 		}
-		if _, err := os.Stat(filepath.Join(out, r[5])); err != nil {
-			t.Errorf("PNG of %s: %v", r[0], err)
+		if got := decodePNG(t, filepath.Join(out, r[5])); got != r[4] {
+			t.Errorf("PNG of %s decodes to %q, want its payload %q", r[0], got, r[4])
 		}
 		ids = append(ids, r[0])
 	}

@@ -40,6 +40,14 @@ func TestScan(t *testing.T) {
 	tomorrow, _ := mustTicket(t, ev, key, "visitor", "2025-09-18")
 	workshop, _ := mustTicket(t, ev, key, "workshop")
 	forged, _ := mustTicket(t, ev, otherKey, "visitor")
+	foreignID, _ := ticket.NewID(rand.Reader)
+	foreign, err := ticket.Sign(&ticket.Ticket{Event: ticket.EventHash("another-fair-2025"), ID: foreignID,
+		Type: ev.TicketType("visitor").Hash}, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	flipped := []byte(visitor)
+	flipped[20] ^= 1 // one bit of the body: still base32, no longer signed
 
 	tests := map[string]struct {
 		req       admission.Request
@@ -55,6 +63,10 @@ func TestScan(t *testing.T) {
 			Payload: strings.ToLower(visitor), DeviceAt: now}, precheck: checkin.Accepted, zone: "site", at: now, hasTicket: true},
 		"forged": {req: admission.Request{Gate: "MAIN-1", GateAllowed: true, Direction: checkin.In,
 			Payload: forged, DeviceAt: now}, precheck: checkin.InvalidTicket, zone: "site", at: now},
+		"another event's ticket, same key": {req: admission.Request{Gate: "MAIN-1", GateAllowed: true,
+			Direction: checkin.In, Payload: foreign, DeviceAt: now}, precheck: checkin.InvalidTicket, zone: "site", at: now},
+		"a bit flipped in the body": {req: admission.Request{Gate: "MAIN-1", GateAllowed: true,
+			Direction: checkin.In, Payload: string(flipped), DeviceAt: now}, precheck: checkin.InvalidTicket, zone: "site", at: now},
 		"garbage": {req: admission.Request{Gate: "MAIN-1", GateAllowed: true, Direction: checkin.In,
 			Payload: "hello", DeviceAt: now}, precheck: checkin.InvalidTicket, zone: "site", at: now},
 		"gate not allowed": {req: admission.Request{Gate: "MAIN-1", Direction: checkin.In,
