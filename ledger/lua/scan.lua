@@ -90,8 +90,17 @@ local function enter(z)
   end
 end
 
+-- firstPeak records, when a zone's first change of the day is a departure, the occupancy it
+-- had before it as the day's peak so far: people still inside from earlier count too.
+local function firstPeak(z, before)
+  if redis.call('HSETNX', day, z .. '|peak', before) == 1 then
+    redis.call('HSET', day, z .. '|peak_at', at)
+  end
+end
+
 local function leave(z)
   local occ = redis.call('HINCRBY', zones, z .. '|occ', -1)
+  firstPeak(z, occ + 1)
   redis.call('HINCRBY', zones, z .. '|out', 1)
   if redis.call('HINCRBY', zones, z .. '|t:' .. ttype, -1) <= 0 then
     redis.call('HDEL', zones, z .. '|t:' .. ttype)

@@ -55,7 +55,11 @@ if applied ~= 0 then
   redis.call('HINCRBY', day, z .. '|' .. what, math.abs(applied))
   redis.call('HINCRBY', day, z .. '|h' .. hour .. '|' .. what, math.abs(applied))
   redis.call('HSET', day, z .. '|h' .. hour .. '|occ', occ)
-  if occ > tonumber(redis.call('HGET', day, z .. '|peak') or '0') then
+  local peak = redis.call('HGET', day, z .. '|peak')
+  if not peak and applied < 0 then
+    -- the day's first change is a departure: the occupancy before it is the peak so far
+    redis.call('HSET', day, z .. '|peak', occ - applied, z .. '|peak_at', at)
+  elseif occ > tonumber(peak or '0') then
     redis.call('HSET', day, z .. '|peak', occ, z .. '|peak_at', at)
   end
 end

@@ -562,6 +562,7 @@ func testDayCounters(t *testing.T, open func(t *testing.T) ledger.Engine) {
 		{tally: &ledger.Tally{Zone: hallB, Delta: 4}, at: utc(17, 23, 40)},      // 00:40 refused: hall-b holds 3
 		{scan: in("t3", hallB, pre(checkin.NotValidToday)), at: utc(18, 0, 10)}, // 01:10 refused
 		{scan: out("t3", site, pre(checkin.NotValidToday)), at: utc(18, 0, 15)}, // 01:15 site 2
+		{scan: out("t2", hallA), at: utc(18, 0, 20)},                            // 01:20 hall-a 0: its first change today
 	}
 	for i, o := range ops {
 		if o.scan != nil {
@@ -614,6 +615,12 @@ func testDayCounters(t *testing.T, open func(t *testing.T) ledger.Engine) {
 			"site|h00|occ": "3",
 			"site|h01|out": "1",
 			"site|h01|occ": "2",
+
+			"hall-a|out":     "1",
+			"hall-a|peak":    "1", // who was still inside from yesterday counts towards today's peak
+			"hall-a|peak_at": ms(utc(18, 0, 20)),
+			"hall-a|h01|out": "1",
+			"hall-a|h01|occ": "0",
 
 			"hall-b|r:zone_full":       "1",
 			"hall-b|r:not_valid_today": "1",
