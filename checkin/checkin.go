@@ -61,7 +61,9 @@ type Flag string
 // The flags. NotInside, MovedFromSibling, ImplicitEntry, Offline, Forced and
 // ClockSkew are CONTRACT §3; Unverified marks an exit that was let through
 // although its ticket did not verify (exits are never refused), Clamped a
-// tally decrement larger than the zone's tally balance.
+// tally decrement larger than the zone's tally balance, OfflineOverride an
+// entry an offline gate admitted that the rules would refuse now (the person
+// is inside all the same, so the count follows them).
 const (
 	NotInside        Flag = "not_inside"
 	MovedFromSibling Flag = "moved_from_sibling"
@@ -71,6 +73,7 @@ const (
 	ClockSkew        Flag = "clock_skew"
 	Unverified       Flag = "unverified"
 	Clamped          Flag = "clamped"
+	OfflineOverride  Flag = "offline_override"
 )
 
 // Flags is a set of flags, kept sorted so that equal sets compare and encode

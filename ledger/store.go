@@ -150,6 +150,13 @@ type Scan struct {
 	// passed, else InvalidTicket, UnknownGate, NotValidToday, Closed or NoAccess.
 	Precheck checkin.Code
 	Force    bool          // a supervisor's override of the capacity and passback rules
+	// Decided is the verdict a gate already gave offline ("" for a live
+	// scan). Accepted: the person went through, so the move is applied
+	// whatever the rules say now, and what they would refuse becomes the
+	// flag offline_override (as pretix uploads offline scans with force).
+	// Any other code: the person was turned away; the scan is logged with
+	// that code and nothing moves.
+	Decided checkin.Code
 	Flags    checkin.Flags // noted by the caller: Offline, ClockSkew
 	At       time.Time     // when the scan is judged to have happened (event clock)
 	DeviceAt time.Time     // the device's own clock
@@ -206,6 +213,16 @@ func (s *Store) Scan(ctx context.Context, sc Scan) (Verdict, error) {
 	if sc.At.IsZero() {
 		return Verdict{}, fmt.Errorf("%w: no decision time", ErrInvalid)
 	}
+	override := flag01(sc.Force)
+	switch {
+	case sc.Decided == "":
+	case !sc.Decided.Valid():
+		return Verdict{}, fmt.Errorf("%w: decided %q", ErrInvalid, sc.Decided)
+	case sc.Decided == checkin.Accepted:
+		override = "A"
+	case sc.Direction == checkin.In && sc.Precheck == checkin.Accepted:
+		sc.Precheck = sc.Decided // the refusal given at the gate stands
+	}
 	if sc.Precheck == checkin.Accepted && sc.Ticket == "" {
 		return Verdict{}, fmt.Errorf("%w: accepted precheck without a ticket", ErrInvalid)
 	}
@@ -223,7 +240,7 @@ func (s *Store) Scan(ctx context.Context, sc Scan) (Verdict, error) {
 		s.keys.day(date), s.keys.seen(date)}
 	args := make([]string, 0, 14+len(s.tree))
 	args = append(args, sc.ID, sc.Device, sc.Gate, sc.Zone, string(sc.Direction), sc.Ticket,
-		sc.Type, string(sc.Precheck), flag01(sc.Reentry), flag01(sc.Force), sc.Flags.String(),
+		sc.Type, string(sc.Precheck), flag01(sc.Reentry), override, sc.Flags.String(),
 		millis(sc.At), millis(sc.DeviceAt), hour)
 	args = append(args, s.tree...)
 	res, err := s.eng.Eval(ctx, ScanScript, keys, args...)

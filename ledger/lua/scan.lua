@@ -15,7 +15,9 @@
 -- ARGV[5]  direction: in | out  ARGV[6]  ticket id, "" when the ticket did not verify
 -- ARGV[7]  ticket type          ARGV[8]  the stateless checks' code (accepted, invalid_ticket,
 --                                        unknown_gate, not_valid_today, closed, no_access)
--- ARGV[9]  re-entry allowed: 1 | 0    ARGV[10] force: 1 | 0
+-- ARGV[9]  re-entry allowed: 1 | 0
+-- ARGV[10] override: 0 none | 1 force (a supervisor) | A admitted (an offline gate already let the
+--          person in: what would refuse them now is noted as the flag offline_override instead)
 -- ARGV[11] flags set by the caller, comma-separated (offline, clock_skew)
 -- ARGV[12] decision time, ms since the epoch   ARGV[13] the device's time, ms
 -- ARGV[14] hour of the decision time in the event's time zone, "00".."23"
@@ -28,7 +30,8 @@ local scans, place, revoked, log, zones, day, seen =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
 local id, device, gate, gz, dir, ticket, ttype, pre =
   ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8]
-local reentry, force, at, devat, hour = ARGV[9] == '1', ARGV[10] == '1', ARGV[12], ARGV[13], ARGV[14]
+local reentry, at, devat, hour = ARGV[9] == '1', ARGV[12], ARGV[13], ARGV[14]
+local force, admitted = ARGV[10] == '1', ARGV[10] == 'A'
 
 local first = redis.call('HGET', scans, id)
 if first then
@@ -155,21 +158,33 @@ if dir == 'out' then
   return finish('accepted', gz)
 end
 
+-- waived reports whether a refusal is overridden, and notes how: a supervisor's force waives the
+-- passback and capacity checks; an offline admission waives every check but the signature.
+local function waived(supervisable)
+  if admitted then
+    flags['offline_override'] = true
+    return true
+  end
+  if force and supervisable then
+    flags['forced'] = true
+    return true
+  end
+  return false
+end
+
 if ticket == '' or pre == 'invalid_ticket' then return finish('invalid_ticket', gz) end
-if redis.call('SISMEMBER', revoked, ticket) == 1 then return finish('revoked', gz) end
-if pre ~= 'accepted' then return finish(pre, gz) end
+if redis.call('SISMEMBER', revoked, ticket) == 1 and not waived(false) then return finish('revoked', gz) end
+if pre ~= 'accepted' and not waived(false) then return finish(pre, gz) end
 
 if within(from, gz) then
-  if not force then return finish('already_inside', gz) end
-  flags['forced'] = true
+  if not waived(true) then return finish('already_inside', gz) end
   for _, z in ipairs(path(from, gz)) do leave(z) end
   to = gz
   return finish('accepted', gz)
 end
 
-if not reentry and redis.call('HEXISTS', seen, gz .. '|' .. ticket) == 1 then
-  if not force then return finish('already_used', gz) end
-  flags['forced'] = true
+if not reentry and redis.call('HEXISTS', seen, gz .. '|' .. ticket) == 1 and not waived(true) then
+  return finish('already_used', gz)
 end
 
 -- The lowest zone that holds both the ticket's place and the gate's zone: the move leaves
@@ -182,10 +197,7 @@ end
 
 local gains = path(gz, common)
 for _, z in ipairs(gains) do
-  if occupancy(z) + 1 > capacity[z] then
-    if not force then return finish('zone_full', z) end
-    flags['forced'] = true
-  end
+  if occupancy(z) + 1 > capacity[z] and not waived(true) then return finish('zone_full', z) end
 end
 if common ~= p then
   flags['implicit_entry'] = true

@@ -31,8 +31,13 @@ var (
 )
 
 func pre(c checkin.Code) option { return func(s *ledger.Scan) { s.Precheck = c } }
-func withID(id string) option   { return func(s *ledger.Scan) { s.ID = id } }
-func ofType(ty string) option   { return func(s *ledger.Scan) { s.Type = ty } }
+
+// decided marks an offline upload with the verdict its gate gave.
+func decided(c checkin.Code) option {
+	return func(s *ledger.Scan) { s.Decided, s.Flags = c, s.Flags.With(checkin.Offline) }
+}
+func withID(id string) option { return func(s *ledger.Scan) { s.ID = id } }
+func ofType(ty string) option { return func(s *ledger.Scan) { s.Type = ty } }
 
 func scanOf(dir checkin.Direction, ticket, zone string, opts []option) *ledger.Scan {
 	sc := &ledger.Scan{Device: "dev-1", Gate: "g-" + zone, Zone: zone, Direction: dir, Ticket: ticket,
@@ -85,6 +90,35 @@ func testRules(t *testing.T, open func(t *testing.T) ledger.Engine) {
 		counts map[string]string // zone -> "occ=… in=… out=…" at the end
 		types  map[string]string // zone -> its occupants by type at the end, "visitor:1 press:2"
 	}{
+		"an offline admission stands though the rules would refuse it now": {
+			// Two gates, offline, both let t1 in; t2 got in offline after it was
+			// revoked; the stage filled meanwhile. Everyone is inside: the count
+			// follows them, and the override is flagged.
+			steps: []step{
+				{tally: &ledger.Tally{Zone: stage, Delta: 3}, want: verdict(accepted, stage, 3, 3)},
+				{scan: in("t1", site, decided(accepted)), want: verdict(accepted, site, 1, 8, checkin.Offline)},
+				{scan: in("t1", site, decided(accepted)),
+					want: verdict(accepted, site, 1, 8, checkin.Offline, checkin.OfflineOverride)},
+				{revoke: "t2"},
+				{scan: in("t2", site, decided(accepted), pre(checkin.Closed)),
+					want: verdict(accepted, site, 2, 8, checkin.Offline, checkin.OfflineOverride)},
+				{scan: in("t1", stage, decided(accepted)),
+					want: verdict(accepted, stage, 4, 3, checkin.Offline, checkin.OfflineOverride)},
+				{scan: in("t3", hallA, decided(accepted), forged), want: verdict(checkin.InvalidTicket, hallA, 0, 4, checkin.Offline)},
+			},
+			places: map[string]string{"t1": stage, "t2": site, "t3": ""},
+			counts: map[string]string{site: "occ=2 in=2 out=0", stage: "occ=4 in=1 out=0"},
+		},
+		"an offline refusal stands: nothing moves": {
+			steps: []step{
+				{scan: in("t1", hallA, decided(checkin.AlreadyInside)),
+					want: verdict(checkin.AlreadyInside, hallA, 0, 4, checkin.Offline)},
+				{scan: in("t1", site), want: verdict(accepted, site, 1, 8)},
+				{scan: out("t1", site, decided(checkin.ZoneFull)), want: verdict(accepted, site, 0, 8, checkin.Offline)},
+			},
+			places: map[string]string{"t1": ""},
+			counts: map[string]string{site: "occ=0 in=1 out=1", hallA: "occ=0 in=0 out=0"},
+		},
 		"an entry from outside into a hall enters the site too": {
 			steps: []step{
 				{scan: in("t1", hallA), want: verdict(accepted, hallA, 1, 4, checkin.ImplicitEntry)},
