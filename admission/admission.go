@@ -67,9 +67,10 @@ type Request struct {
 	GateAllowed bool // the device's token may scan at Gate
 	Direction   checkin.Direction
 	Payload     string
-	DeviceAt    time.Time // when the device says it scanned
-	Offline     bool      // decided offline, uploaded now
-	Force       bool      // a supervisor's override; the caller checked the role
+	DeviceAt    time.Time    // when the device says it scanned
+	Offline     bool         // decided offline, uploaded now
+	Decided     checkin.Code // with Offline: the verdict the gate gave, which stands
+	Force       bool         // a supervisor's override; the caller checked the role
 }
 
 // Scan prepares r for the ledger, judged at now (the gateway's event clock).
@@ -82,6 +83,9 @@ type Request struct {
 func (j *Judge) Scan(r Request, now time.Time) (ledger.Scan, Reading) {
 	sc := ledger.Scan{ID: r.ID, Device: r.Device, Gate: r.Gate, Direction: r.Direction,
 		Force: r.Force, At: now, DeviceAt: r.DeviceAt}
+	if r.Offline {
+		sc.Decided = r.Decided
+	}
 	skew := r.DeviceAt.Sub(now)
 	if r.Offline {
 		sc.Flags = sc.Flags.With(checkin.Offline)

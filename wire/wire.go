@@ -68,7 +68,10 @@ type Scan struct {
 	At        time.Time         `json:"at"`
 	Gate      string            `json:"gate,omitempty"`    // another gate the token allows; default: hello's
 	Offline   bool              `json:"offline,omitempty"` // decided offline, uploaded now
-	Force     bool              `json:"force,omitempty"`   // supervisor override
+	// Decided is the verdict an offline gate gave, with Offline: it stands
+	// (the person already went through, or was turned away).
+	Decided checkin.Code `json:"decided,omitempty"`
+	Force   bool         `json:"force,omitempty"` // supervisor override
 }
 
 // Tally is +n / −n people without tickets on a zone.
@@ -157,6 +160,9 @@ func Decode(frame []byte) (any, error) {
 		}
 		if err := checkID("gate", m.Gate, false); err != nil {
 			return nil, err
+		}
+		if m.Decided != "" && (!m.Offline || !m.Decided.Valid()) {
+			return nil, fmt.Errorf("%w: decided %q: want a verdict code, on an offline upload only", ErrBadFrame, m.Decided)
 		}
 		return &m, nil
 	case TypeTally:

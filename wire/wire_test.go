@@ -17,9 +17,10 @@ func TestDecode(t *testing.T) {
 	}{
 		"hello": {`{"type":"hello","protocol":1,"device":"gate-laptop-3","gate":"MAIN-1"}`,
 			&wire.Hello{Type: "hello", Protocol: 1, Device: "gate-laptop-3", Gate: "MAIN-1"}},
-		"scan": {`{"type":"scan","id":"01J8Z4R7Y6Q3T9K2M5N8P0W4XC","ticket":"CF1:AB:CD","direction":"in","at":"2025-09-17T10:03:11.120Z"}`, nil},
-		"offline scan": {`{"type":"scan","id":"x","ticket":"CF1:AB:CD","direction":"out","at":"2025-09-17T10:03:11Z","offline":true}`, nil},
-		"tally":        {`{"type":"tally","id":"t1","zone":"stage","delta":-3,"at":"2025-09-17T10:03:11Z"}`, nil},
+		"scan":                            {`{"type":"scan","id":"01J8Z4R7Y6Q3T9K2M5N8P0W4XC","ticket":"CF1:AB:CD","direction":"in","at":"2025-09-17T10:03:11.120Z"}`, nil},
+		"offline scan":                    {`{"type":"scan","id":"x","ticket":"CF1:AB:CD","direction":"out","at":"2025-09-17T10:03:11Z","offline":true}`, nil},
+		"offline upload with its verdict": {`{"type":"scan","id":"x","ticket":"CF1:AB:CD","direction":"in","at":"2025-09-17T10:03:11Z","offline":true,"decided":"already_inside"}`, nil},
+		"tally":                           {`{"type":"tally","id":"t1","zone":"stage","delta":-3,"at":"2025-09-17T10:03:11Z"}`, nil},
 	}
 	for name, tc := range good {
 		t.Run(name, func(t *testing.T) {
@@ -52,6 +53,8 @@ func TestDecode(t *testing.T) {
 		"control chars":  {`{"type":"hello","protocol":1,"device":"a\nb"}`, "device"},
 		"two values":     {`{"type":"hello","protocol":1,"device":"d"} {}`, "JSON"},
 		"array":          {`[1,2]`, "JSON"},
+		"decided online": {`{"type":"scan","id":"x","ticket":"t","direction":"in","at":"2025-09-17T10:03:11Z","decided":"accepted"}`, "decided"},
+		"decided what":   {`{"type":"scan","id":"x","ticket":"t","direction":"in","at":"2025-09-17T10:03:11Z","offline":true,"decided":"maybe"}`, "decided"},
 		"wrong type int": {`{"type":"tally","id":"x","zone":"stage","delta":"1","at":"2025-09-17T10:03:11Z"}`, "delta"},
 	}
 	for name, tc := range bad {
