@@ -94,19 +94,12 @@ func runIssue(_ context.Context, c *cli, args []string) error {
 	w := csv.NewWriter(mf)
 	_ = w.Write([]string{"ticket_id", "type", "days", "zones", "payload", "file", "reentry"})
 	for range *count {
-		id, err := ticket.NewID(rand.Reader)
+		t, payload, png, err := ticket.Issue(rand.Reader,
+			ticket.Ticket{Event: ev.Hash(), Type: tt.Hash, Days: days, Zones: hashes, Reentry: tt.Reentry}, key)
 		if err != nil {
 			return err
 		}
-		t := &ticket.Ticket{Event: ev.Hash(), ID: id, Type: tt.Hash, Days: days, Zones: hashes, Reentry: tt.Reentry}
-		payload, err := ticket.Sign(t, key)
-		if err != nil {
-			return err
-		}
-		png, err := ticket.PNG(payload)
-		if err != nil {
-			return err
-		}
+		id := t.ID
 		file := id.String() + ".png"
 		if err := os.WriteFile(filepath.Join(*out, file), png, 0o644); err != nil {
 			return fmt.Errorf("write %s: %w", file, err)
