@@ -45,6 +45,7 @@ func commands() []command {
 		{"keys", "create the event's ticket key pair and staff-token secret, if absent", runKeys},
 		{"tickets", "issue signed QR tickets, or revoke tickets", runTickets},
 		{"token", "print a signed staff token for a device or a person", runToken},
+		{"gateway", "the service: scanner websocket, HTTP API and metrics", runGateway},
 	}
 }
 

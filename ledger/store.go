@@ -149,14 +149,14 @@ type Scan struct {
 	// Precheck is the verdict of the stateless rules: Accepted when they
 	// passed, else InvalidTicket, UnknownGate, NotValidToday, Closed or NoAccess.
 	Precheck checkin.Code
-	Force    bool          // a supervisor's override of the capacity and passback rules
+	Force    bool // a supervisor's override of the capacity and passback rules
 	// Decided is the verdict a gate already gave offline ("" for a live
 	// scan). Accepted: the person went through, so the move is applied
 	// whatever the rules say now, and what they would refuse becomes the
 	// flag offline_override (as pretix uploads offline scans with force).
 	// Any other code: the person was turned away; the scan is logged with
 	// that code and nothing moves.
-	Decided checkin.Code
+	Decided  checkin.Code
 	Flags    checkin.Flags // noted by the caller: Offline, ClockSkew
 	At       time.Time     // when the scan is judged to have happened (event clock)
 	DeviceAt time.Time     // the device's own clock

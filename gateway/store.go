@@ -1,0 +1,28 @@
+package gateway
+
+import (
+	"context"
+
+	"crowdflow/ledger"
+)
+
+// Store is what the gateway needs of the ledger (*ledger.Store on Redis or
+// the embedded engine). Implementations must be safe for concurrent use:
+// every connection calls it from its own reader goroutine, and metrics
+// scrapes and probes call it from HTTP handlers.
+//
+// Scan and Tally are idempotent by id: calling them again with the same id
+// returns the first verdict and changes nothing, which is what makes
+// "unavailable, resend later with the same id" safe. An error wrapping
+// ledger.ErrInvalid means the request itself is wrong; any other error means
+// the store did not answer and nothing is known about the outcome.
+type Store interface {
+	Scan(ctx context.Context, sc ledger.Scan) (ledger.Verdict, error)
+	Tally(ctx context.Context, t ledger.Tally) (ledger.Verdict, error)
+	// Counters reads the live counters of every zone.
+	Counters(ctx context.Context) (map[string]*ledger.Counters, error)
+	// Revoked lists the revoked ticket ids.
+	Revoked(ctx context.Context) ([]string, error)
+	// Ping reports whether the store answers.
+	Ping(ctx context.Context) error
+}
