@@ -10,6 +10,7 @@ import (
 
 	"crowdflow/admission"
 	"crowdflow/clock"
+	"crowdflow/dashboard"
 	"crowdflow/event"
 	"crowdflow/gateway"
 	"crowdflow/ticket"
@@ -71,7 +72,7 @@ func runGateway(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	cfg.TicketKeys = []ed25519.PublicKey{pub}
-	// The web UI (package dashboard) is mounted here once it lands.
+	cfg.UI = dashboard.Handler()
 
 	logger := slog.New(slog.NewJSONHandler(c.stderr, &slog.HandlerOptions{Level: level}))
 	st, closeStore, err := openLedger(ctx, ev, *redisURL, *data)

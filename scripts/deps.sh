@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Installs the real components the tests run against, when they are missing:
-# redis-server (and redis-benchmark, for make bench). Debian packages, through
-# apt-get when run as root; otherwise it says what to install and fails.
+# redis-server (and redis-benchmark, for make bench), and Chromium, which the
+# dashboard's browser tests drive headless. Debian packages, through apt-get
+# when run as root; otherwise it says what to install and fails.
 set -euo pipefail
 
 need=()
 command -v redis-server >/dev/null || need+=(redis-server)
 command -v redis-benchmark >/dev/null || need+=(redis-tools)
+command -v chromium >/dev/null || command -v chromium-browser >/dev/null ||
+  command -v google-chrome >/dev/null || need+=(chromium)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0

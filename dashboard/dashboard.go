@@ -1,0 +1,121 @@
+package dashboard
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"embed"
+	"encoding/base64"
+	"io/fs"
+	"mime"
+	"net/http"
+	"path"
+	"strings"
+	"time"
+)
+
+// files holds the pages and the static files. The vendor directory is
+// named with its version, so its files may be cached for good.
+//
+//go:embed pages static
+var files embed.FS
+
+// contentSecurityPolicy allows the pages what they use and nothing more:
+// their own scripts, styles and images; the gateway's API and websocket
+// ('self' covers ws:// and wss:// of the same host); the camera's media
+// stream; and WebAssembly compilation for the QR decoder, without eval.
+const contentSecurityPolicy = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; " +
+	"style-src 'self'; img-src 'self' data: blob:; media-src 'self' blob: mediastream:; " +
+	"connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+
+// Cache policies: pages and the app's own files are revalidated on every
+// load (an ETag makes that a 304), so a new binary's page never meets an old
+// script; the versioned vendor files never change.
+const (
+	cacheRevalidate = "no-cache"
+	cacheImmutable  = "public, max-age=31536000, immutable"
+)
+
+// asset is one file, ready to serve.
+type asset struct {
+	name  string // for the content type and ServeContent
+	body  []byte
+	etag  string
+	cache string
+}
+
+// Handler serves the web UI: GET / (for now a redirect to the scanner
+// page), /scan, /login and /static/... . It answers other paths with 404,
+// and sets the security headers every page needs. The handler holds no
+// state besides the embedded files; it is safe for concurrent use.
+func Handler() http.Handler {
+	assets := map[string]*asset{}
+	err := fs.WalkDir(files, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		body, err := files.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		sum := sha256.Sum256(body)
+		a := &asset{name: path.Base(p), body: body, cache: cacheRevalidate,
+			etag: `"` + base64.RawURLEncoding.EncodeToString(sum[:12]) + `"`}
+		if strings.HasPrefix(p, "static/vendor/") {
+			a.cache = cacheImmutable
+		}
+		assets[p] = a
+		return nil
+	})
+	if err != nil {
+		// The files are compiled in: failing to read them is a broken build.
+		panic("dashboard: read embedded files: " + err.Error())
+	}
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/scan", http.StatusFound)
+	})
+	mux.Handle("GET /scan", serve(assets["pages/scan.html"]))
+	mux.Handle("GET /login", serve(assets["pages/login.html"]))
+	mux.HandleFunc("GET /static/", func(w http.ResponseWriter, r *http.Request) {
+		a := assets[strings.TrimPrefix(r.URL.Path, "/")]
+		if a == nil || !strings.HasPrefix(r.URL.Path, "/static/") {
+			http.NotFound(w, r)
+			return
+		}
+		serve(a).ServeHTTP(w, r)
+	})
+	return secure(mux)
+}
+
+// serve answers with one asset, honouring If-None-Match.
+func serve(a *asset) http.Handler {
+	ctype := mime.TypeByExtension(path.Ext(a.name))
+	switch {
+	case path.Ext(a.name) == ".html":
+		ctype = "text/html; charset=utf-8"
+	case ctype == "":
+		ctype = "text/plain; charset=utf-8" // VERSIONS, LICENSE.*
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Type", ctype)
+		h.Set("ETag", a.etag)
+		h.Set("Cache-Control", a.cache)
+		http.ServeContent(w, r, a.name, time.Time{}, bytes.NewReader(a.body))
+	})
+}
+
+// secure adds the headers of every answer: the content security policy,
+// no sniffing, no framing, no referrer, and the camera for this origin only.
+func secure(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", contentSecurityPolicy)
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Permissions-Policy", "camera=(self), microphone=(), geolocation=()")
+		next.ServeHTTP(w, r)
+	})
+}

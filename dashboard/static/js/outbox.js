@@ -1,0 +1,65 @@
+// The outbox: every scan and tally is written here BEFORE it is sent, and
+// deleted when its verdict arrives, so a scan the gateway has not answered
+// survives a dropped network, a closed tab or a dead battery, and is
+// uploaded later with its own id and time (the gateway counts an id once).
+
+const DB = 'crowdflow';
+const STORE = 'outbox';
+
+function request(r) {
+  return new Promise((resolve, reject) => {
+    r.onsuccess = () => resolve(r.result);
+    r.onerror = () => reject(r.error);
+  });
+}
+
+export class Outbox {
+  // open opens (or creates) the database.
+  static async open() {
+    const r = indexedDB.open(DB, 1);
+    r.onupgradeneeded = () => {
+      const store = r.result.createObjectStore(STORE, { keyPath: 'id' });
+      store.createIndex('seq', 'seq');
+    };
+    return new Outbox(await request(r));
+  }
+
+  constructor(db) {
+    this.db = db;
+    this.seq = Date.now() * 1000;
+  }
+
+  // add stores one message ({type: 'scan' | 'tally', id, ...}); it resolves
+  // once the write is durable (the transaction completed).
+  add(msg) {
+    const item = { id: msg.id, seq: this.seq++, msg };
+    return this.write((s) => s.put(item)).then(() => item);
+  }
+
+  get(id) {
+    return request(this.db.transaction(STORE).objectStore(STORE).get(id));
+  }
+
+  remove(id) {
+    return this.write((s) => s.delete(id));
+  }
+
+  count() {
+    return request(this.db.transaction(STORE).objectStore(STORE).count());
+  }
+
+  // all returns the waiting messages, oldest first.
+  all() {
+    return request(this.db.transaction(STORE).objectStore(STORE).index('seq').getAll());
+  }
+
+  write(fn) {
+    return new Promise((resolve, reject) => {
+      const tx = this.db.transaction(STORE, 'readwrite', { durability: 'strict' });
+      fn(tx.objectStore(STORE));
+      tx.oncomplete = () => resolve();
+      tx.onerror = () => reject(tx.error);
+      tx.onabort = () => reject(tx.error);
+    });
+  }
+}
