@@ -46,6 +46,7 @@ func commands() []command {
 		{"tickets", "issue signed QR tickets, or revoke tickets", runTickets},
 		{"token", "print a signed staff token for a device or a person", runToken},
 		{"gateway", "the service: scanner websocket, HTTP API and metrics", runGateway},
+		{"scanner", "the gate client: reads ticket payloads on stdin, shows verdicts, queues offline", runScanner},
 	}
 }
 
