@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"crowdflow/checkin"
 	"crowdflow/wire"
 )
 
@@ -70,12 +71,18 @@ func (it Item) IsOffline() bool {
 }
 
 // AsOffline returns a copy of it marked as decided offline: the gateway then
-// judges it at the time the device recorded.
-func (it Item) AsOffline() Item {
+// judges it at the time the device recorded. A scan also carries the verdict
+// the person was shown (decided), which stands on upload: they went through,
+// or they were turned away. A verdict that is no ledger code (undecided)
+// leaves the decision to the gateway.
+func (it Item) AsOffline(decided checkin.Code) Item {
 	switch {
 	case it.Scan != nil:
 		s := *it.Scan
 		s.Offline = true
+		if decided.Valid() {
+			s.Decided = decided
+		}
 		return Item{Scan: &s}
 	case it.Tally != nil:
 		t := *it.Tally

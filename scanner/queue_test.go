@@ -121,7 +121,7 @@ func TestQueueMarksOfflineInPlace(t *testing.T) {
 		}
 	}
 	it, _ := q.Get("B")
-	if err := q.Put(it.AsOffline()); err != nil {
+	if err := q.Put(it.AsOffline(checkin.AlreadyInside)); err != nil {
 		t.Fatal(err)
 	}
 	if it.IsOffline() {
@@ -132,6 +132,9 @@ func TestQueueMarksOfflineInPlace(t *testing.T) {
 	got := q.Items()
 	if ids(got) != "A,B,C" || got[0].IsOffline() || !got[1].IsOffline() {
 		t.Errorf("got %s, offline %v %v", ids(got), got[0].IsOffline(), got[1].IsOffline())
+	}
+	if d := got[1].Scan.Decided; d != checkin.AlreadyInside {
+		t.Errorf("decided %q after reopening, want the verdict shown offline, already_inside", d)
 	}
 	files, _ := filepath.Glob(filepath.Join(dir, "*.json"))
 	if len(files) != 3 {
@@ -150,7 +153,7 @@ func TestQueueBound(t *testing.T) {
 	if !errors.Is(err, scanner.ErrQueueFull) || !strings.Contains(err.Error(), "3 scans") {
 		t.Fatalf("a fourth scan in a queue of 3: %v, want ErrQueueFull saying how many wait", err)
 	}
-	if it, _ := q.Get("A"); q.Put(it.AsOffline()) != nil {
+	if it, _ := q.Get("A"); q.Put(it.AsOffline(checkin.Accepted)) != nil {
 		t.Error("replacing a queued scan in a full queue failed")
 	}
 	_ = q.Remove("A")

@@ -708,7 +708,7 @@ func (l *loop) decideOffline(id string) {
 		v = undecided(it, s.zone)
 	}
 	if !it.IsOffline() {
-		if err := s.q.Put(it.AsOffline()); err != nil {
+		if err := s.q.Put(it.AsOffline(v.Code)); err != nil {
 			s.log.Error("scan not marked offline", "id", id, "err", err)
 		}
 	}

@@ -36,6 +36,15 @@ export class Outbox {
     return this.write((s) => s.put(item)).then(() => item);
   }
 
+  // decide records the verdict the worker was shown offline (decided), so
+  // the upload carries it and it stands: the person went through, or not.
+  async decide(id, code) {
+    const item = await this.get(id);
+    if (!item) return;
+    item.msg = { ...item.msg, decided: code };
+    await this.write((s) => s.put(item));
+  }
+
   get(id) {
     return request(this.db.transaction(STORE).objectStore(STORE).get(id));
   }

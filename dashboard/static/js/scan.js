@@ -285,6 +285,12 @@ async function savedOffline(msg) {
     return;
   }
   const r = await judge.check(msg.ticket, msg.gate, msg.direction, new Date(msg.at));
+  // What the worker is shown stands on upload; an unchecked ticket is left
+  // to the gateway.
+  if (r !== 'unchecked') {
+    const shown = r === 'valid' || msg.direction === 'out' ? 'accepted' : r;
+    await outbox.decide(msg.id, shown).catch((err) => console.warn('offline verdict not kept', err));
+  }
   const later = () => t('offline_later');
   if (msg.direction === 'in' && r !== 'valid' && r !== 'unchecked') {
     return showResult('stop', r, [() => flag('offline'), later, ...hints(msg)]);
