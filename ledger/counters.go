@@ -29,19 +29,32 @@ func newCounters() *Counters {
 // Counters reads the live counters of every zone of the event, including the
 // zones nobody has entered yet.
 func (s *Store) Counters(ctx context.Context) (map[string]*Counters, error) {
+	cs, _, err := s.Snapshot(ctx)
+	return cs, err
+}
+
+// Snapshot reads the live counters of every zone and, in the same atomic
+// read, the sequence number of the last decided scan or tally: the counters
+// are exactly those after the log entry with that Seq. Seq only grows.
+func (s *Store) Snapshot(ctx context.Context) (map[string]*Counters, int64, error) {
 	res, err := s.eng.Eval(ctx, ReadScript, []string{s.keys.zones}, "counters")
 	if err != nil {
-		return nil, fmt.Errorf("read counters: %w", err)
+		return nil, 0, fmt.Errorf("read counters: %w", err)
 	}
 	fields, err := stringList(res)
 	if err != nil {
-		return nil, fmt.Errorf("read counters: %w", err)
+		return nil, 0, fmt.Errorf("read counters: %w", err)
 	}
 	out := make(map[string]*Counters, len(s.zones))
 	for id := range s.zones {
 		out[id] = newCounters()
 	}
+	var seq int64
 	for i := 0; i+1 < len(fields); i += 2 {
+		if fields[i] == "|seq" {
+			seq, _ = strconv.ParseInt(fields[i+1], 10, 64)
+			continue
+		}
 		zone, name, ok := strings.Cut(fields[i], "|")
 		c := out[zone]
 		if !ok || c == nil {
@@ -49,7 +62,7 @@ func (s *Store) Counters(ctx context.Context) (map[string]*Counters, error) {
 		}
 		n, err := strconv.Atoi(fields[i+1])
 		if err != nil {
-			return nil, fmt.Errorf("read counters: field %s: %w", fields[i], err)
+			return nil, 0, fmt.Errorf("read counters: field %s: %w", fields[i], err)
 		}
 		switch {
 		case name == "occ":
@@ -70,7 +83,7 @@ func (s *Store) Counters(ctx context.Context) (map[string]*Counters, error) {
 			c.Refusals[checkin.Code(name[2:])] = n
 		}
 	}
-	return out, nil
+	return out, seq, nil
 }
 
 // DayFields reads the raw report counters of one day (YYYY-MM-DD, local to
@@ -95,6 +108,7 @@ func (s *Store) DayFields(ctx context.Context, date string) (map[string]string, 
 type Entry struct {
 	ID        string // the log's own id, which orders entries
 	Kind      string // "scan", "tally" or "revoke"
+	Seq       int64  // scans and tallies: 1, 2, 3, ... in the order they were decided (see Snapshot)
 	ScanID    string // the scan's or tally's id
 	Device    string
 	Gate      string
@@ -164,6 +178,8 @@ func decodeEntry(id string, fields []string) Entry {
 		switch fields[i] {
 		case "kind":
 			e.Kind = v
+		case "seq":
+			e.Seq, _ = strconv.ParseInt(v, 10, 64)
 		case "id":
 			e.ScanID = v
 		case "device":

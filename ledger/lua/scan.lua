@@ -5,7 +5,8 @@
 -- KEYS[3] revoked  set     revoked ticket ids
 -- KEYS[4] log      stream  the event log: one entry per decided scan
 -- KEYS[5] zones    hash    live counters, field "<zone>|<name>": occ, in, out, tin, tout, tally,
---                          t:<ticket type> (occupants by type), r:<code> (refusals)
+--                          t:<ticket type> (occupants by type), r:<code> (refusals); and "|seq",
+--                          the number of decided scans and tallies, which every log entry carries
 -- KEYS[6] day      hash    the day's counters for reports: "<zone>|in", "|out", "|uv", "|peak",
 --                          "|peak_at", "|r:<code>", and per hour "<zone>|h<HH>|in", "|out", "|occ"
 -- KEYS[7] seen     hash    the day's visitors: "<zone>|<ticket>" -> 1 (unique visitors, re-entry)
@@ -130,7 +131,8 @@ local function finish(code, vz)
     redis.call('HINCRBY', zones, gz .. '|r:' .. code, 1)
     redis.call('HINCRBY', day, gz .. '|r:' .. code, 1)
   end
-  redis.call('XADD', log, '*', 'kind', 'scan', 'id', id, 'device', device, 'gate', gate,
+  local seq = redis.call('HINCRBY', zones, '|seq', 1)
+  redis.call('XADD', log, '*', 'kind', 'scan', 'seq', seq, 'id', id, 'device', device, 'gate', gate,
     'zone', gz, 'dir', dir, 'ticket', ticket, 'type', ttype, 'code', code, 'flags', fl,
     'from', from, 'to', to, 'at', at, 'device_at', devat)
   redis.call('HSET', scans, id, table.concat({code, fl, vz, occ, cap}, '\t'))

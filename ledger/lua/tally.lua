@@ -72,7 +72,8 @@ local names = {}
 for f in pairs(flags) do names[#names + 1] = f end
 table.sort(names)
 local fl = table.concat(names, ',')
-redis.call('XADD', log, '*', 'kind', 'tally', 'id', id, 'device', device, 'gate', gate,
+local seq = redis.call('HINCRBY', zones, '|seq', 1)
+redis.call('XADD', log, '*', 'kind', 'tally', 'seq', seq, 'id', id, 'device', device, 'gate', gate,
   'zone', z, 'delta', delta, 'applied', applied, 'code', code, 'flags', fl,
   'at', at, 'device_at', devat)
 redis.call('HSET', scans, id, table.concat({code, fl, z, occ, cap}, '\t'))

@@ -27,6 +27,7 @@ func Run(t *testing.T, open func(t *testing.T) ledger.Engine) {
 	t.Run("BadInput", func(t *testing.T) { testBadInput(t, open) })
 	t.Run("ForgedAndUnknownGate", func(t *testing.T) { testForgedAndUnknownGate(t, open) })
 	t.Run("DayCounters", func(t *testing.T) { testDayCounters(t, open) })
+	t.Run("Seq", func(t *testing.T) { testSeq(t, open) })
 }
 
 // The suite's event: a site with two halls and a stage, the first hall with a
