@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net"
@@ -27,11 +28,16 @@ func runGateway(ctx context.Context, c *cli, args []string) error {
 	var origins list
 	fs.Var(&origins, "origin", "browser origins allowed besides the gateway's own, scheme://host[:port],...")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error (debug logs every scan)")
+	tlsCert := fs.String("tls-cert", "", "PEM certificate: serve https and wss (phones allow the camera only over https)")
+	tlsKey := fs.String("tls-key", "", "PEM private key of --tls-cert")
 	if err := c.parse(fs, args); err != nil {
 		return err
 	}
 	if err := required(fs, "config"); err != nil {
 		return err
+	}
+	if (*tlsCert == "") != (*tlsKey == "") {
+		return usagef("--tls-cert and --tls-key go together")
 	}
 	if fs.NArg() > 0 {
 		return usagef("unexpected argument %q", fs.Arg(0))
@@ -88,9 +94,19 @@ func runGateway(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	base := "http://" + ln.Addr().String()
+	scheme, wsScheme := "http", "ws"
+	if *tlsCert != "" {
+		cert, err := tls.LoadX509KeyPair(*tlsCert, *tlsKey)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("tls: %w", err)
+		}
+		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+		scheme, wsScheme = "https", "wss"
+	}
+	base := scheme + "://" + ln.Addr().String()
 	fmt.Fprintf(c.stdout, "gateway listening on %s\n", base)
-	fmt.Fprintf(c.stdout, "scanner websocket: ws://%s/ws/scan\n", ln.Addr())
+	fmt.Fprintf(c.stdout, "scanner websocket: %s://%s/ws/scan\n", wsScheme, ln.Addr())
 	fmt.Fprintf(c.stdout, "metrics: %s/metrics\n", base)
 	store := "embedded store in " + *data
 	if *redisURL != "" {

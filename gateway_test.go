@@ -1,0 +1,112 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// selfSigned writes a certificate for 127.0.0.1 and its key, as an operator
+// would make one for the venue's LAN, and returns their paths and the pool
+// that trusts it.
+func selfSigned(t *testing.T) (certFile, keyFile string, pool *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "crowdflow test"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, KeyUsage: x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	pool = x509.NewCertPool()
+	pool.AddCert(cert)
+	return certFile, keyFile, pool
+}
+
+// TestGatewayTLS runs `crowdflow gateway` on the embedded store with a
+// certificate, reads the URL it prints, checks it answers over https, and
+// that it stops cleanly (exit 0) when its context ends, as on SIGTERM.
+func TestGatewayTLS(t *testing.T) {
+	data := t.TempDir()
+	if code, _, stderr := runCLI(t, nil, "keys", "--data", data); code != exitOK {
+		t.Fatalf("keys: %s", stderr)
+	}
+	certFile, keyFile, pool := selfSigned(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	outR, outW := io.Pipe()
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"gateway", "--config", ouarzazate, "--data", data, "--listen", "127.0.0.1:0",
+			"--tls-cert", certFile, "--tls-key", keyFile, "--log-level", "warn"},
+			func(string) string { return "" }, strings.NewReader(""), outW, io.Discard)
+		outW.Close()
+	}()
+	lines := bufio.NewScanner(outR)
+	var base string
+	for lines.Scan() {
+		if u, ok := strings.CutPrefix(lines.Text(), "gateway listening on "); ok {
+			base = u
+			break
+		}
+	}
+	go func() { _, _ = io.Copy(io.Discard, outR) }()
+	if !strings.HasPrefix(base, "https://127.0.0.1:") {
+		t.Fatalf("gateway printed %q, want an https URL", base)
+	}
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	resp, err := client.Get(base + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("/healthz over https: %s", resp.Status)
+	}
+	cancel()
+	select {
+	case code := <-done:
+		if code != exitOK {
+			t.Errorf("gateway exit %d after its context ended, want 0", code)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("gateway did not stop within 20 s of its context ending")
+	}
+
+	if code, _, _ := runCLI(t, nil, "gateway", "--config", ouarzazate, "--data", data, "--tls-cert", certFile); code != exitUsage {
+		t.Errorf("--tls-cert without --tls-key: exit %d, want %d", code, exitUsage)
+	}
+}
