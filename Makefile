@@ -16,7 +16,7 @@ test: deps
 
 ## bench: benchmarks, printed and appended to BENCHMARKS.md
 bench: deps
-	$(GO) test -run '^$$' -bench . -benchtime 2000x $(PKGS)
+	$(GO) test -run '^$$' -bench . -benchtime 1s $(PKGS)
 	$(GO) run ./bench -out BENCHMARKS.md
 
 ## build: the binary in bin/

@@ -42,6 +42,7 @@ func usagef(format string, args ...any) error { return usageError{fmt.Errorf(for
 
 func commands() []command {
 	return []command{
+		{"demo", "everything on one machine: gateway, embedded store, a simulated fair day", runDemo},
 		{"keys", "create the event's ticket key pair and staff-token secret, if absent", runKeys},
 		{"tickets", "issue signed QR tickets, or revoke tickets", runTickets},
 		{"token", "print a signed staff token for a device or a person", runToken},

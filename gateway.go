@@ -14,6 +14,7 @@ import (
 	"crowdflow/dashboard"
 	"crowdflow/event"
 	"crowdflow/gateway"
+	"crowdflow/ledger"
 	"crowdflow/ticket"
 	"crowdflow/token"
 )
@@ -36,40 +37,10 @@ func runGateway(ctx context.Context, c *cli, args []string) error {
 	if err := required(fs, "config"); err != nil {
 		return err
 	}
-	if (*tlsCert == "") != (*tlsKey == "") {
-		return usagef("--tls-cert and --tls-key go together")
-	}
 	if fs.NArg() > 0 {
 		return usagef("unexpected argument %q", fs.Arg(0))
 	}
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
-		return usagef("--log-level %q: want debug, info, warn or error", *logLevel)
-	}
-	var start time.Time
-	if *clockAt != "" {
-		t, err := time.Parse(time.RFC3339, *clockAt)
-		if err != nil {
-			return usagef("--clock %q: want an RFC 3339 time such as 2025-09-17T10:00:00+01:00", *clockAt)
-		}
-		start = t
-	}
-	cfg := gateway.DefaultConfig()
-	cfg.Listen = *listen
-	cfg.Origins = origins
-	if err := cfg.Validate(); err != nil {
-		return usageError{err}
-	}
-
-	ev, err := event.Load(*config)
-	if err != nil {
-		return err
-	}
-	pub, err := ticket.LoadPublicKey(*data)
-	if err != nil {
-		return err
-	}
-	secret, err := token.LoadSecret(*data)
+	start, err := parseClock(*clockAt)
 	if err != nil {
 		return err
 	}
@@ -77,16 +48,73 @@ func runGateway(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
+	o := serveOptions{config: *config, redisURL: *redisURL, data: *data, listen: *listen,
+		origins: origins, clk: clk, tlsCert: *tlsCert, tlsKey: *tlsKey}
+	if o.logLevel, err = parseLevel(*logLevel); err != nil {
+		return err
+	}
+	return serveGateway(ctx, c, o)
+}
+
+// serveOptions are what serveGateway needs; the gateway and demo commands
+// fill them from their flags.
+type serveOptions struct {
+	config, redisURL, data, listen string
+	origins                        []string
+	clk                            clock.Clock
+	tlsCert, tlsKey                string
+	logLevel                       slog.Level
+	// ready, if set, runs once the gateway listens and before it serves:
+	// the demo prints its tokens there and starts its crowd. Its context
+	// ends with the gateway's.
+	ready func(ctx context.Context, r served) error
+}
+
+// served is a gateway that is listening.
+type served struct {
+	ev     *event.Event
+	store  *ledger.Store
+	judge  *admission.Judge
+	secret []byte
+	base   string // http(s)://host:port
+	logger *slog.Logger
+}
+
+// serveGateway runs a gateway until ctx ends, then shuts it down gracefully
+// and closes its store after the last scan is decided.
+func serveGateway(ctx context.Context, c *cli, o serveOptions) error {
+	if (o.tlsCert == "") != (o.tlsKey == "") {
+		return usagef("--tls-cert and --tls-key go together")
+	}
+	cfg := gateway.DefaultConfig()
+	cfg.Listen = o.listen
+	cfg.Origins = o.origins
+	if err := cfg.Validate(); err != nil {
+		return usageError{err}
+	}
+	ev, err := event.Load(o.config)
+	if err != nil {
+		return err
+	}
+	pub, err := ticket.LoadPublicKey(o.data)
+	if err != nil {
+		return err
+	}
+	secret, err := token.LoadSecret(o.data)
+	if err != nil {
+		return err
+	}
 	cfg.TicketKeys = []ed25519.PublicKey{pub}
 	cfg.UI = dashboard.Handler()
 
-	logger := slog.New(slog.NewJSONHandler(c.stderr, &slog.HandlerOptions{Level: level}))
-	st, closeStore, err := openLedger(ctx, ev, *redisURL, *data)
+	logger := slog.New(slog.NewJSONHandler(c.stderr, &slog.HandlerOptions{Level: o.logLevel}))
+	st, closeStore, err := openLedger(ctx, ev, o.redisURL, o.data)
 	if err != nil {
 		return err
 	}
 	defer closeStore() // after Run: the last scans are decided before the store closes
-	srv, err := gateway.New(cfg, ev, admission.New(ev, pub), st, secret, clk, logger)
+	judge := admission.New(ev, pub)
+	srv, err := gateway.New(cfg, ev, judge, st, secret, o.clk, logger)
 	if err != nil {
 		return err
 	}
@@ -95,8 +123,8 @@ func runGateway(ctx context.Context, c *cli, args []string) error {
 		return fmt.Errorf("listen: %w", err)
 	}
 	scheme, wsScheme := "http", "ws"
-	if *tlsCert != "" {
-		cert, err := tls.LoadX509KeyPair(*tlsCert, *tlsKey)
+	if o.tlsCert != "" {
+		cert, err := tls.LoadX509KeyPair(o.tlsCert, o.tlsKey)
 		if err != nil {
 			ln.Close()
 			return fmt.Errorf("tls: %w", err)
@@ -108,11 +136,36 @@ func runGateway(ctx context.Context, c *cli, args []string) error {
 	fmt.Fprintf(c.stdout, "gateway listening on %s\n", base)
 	fmt.Fprintf(c.stdout, "scanner websocket: %s://%s/ws/scan\n", wsScheme, ln.Addr())
 	fmt.Fprintf(c.stdout, "metrics: %s/metrics\n", base)
-	store := "embedded store in " + *data
-	if *redisURL != "" {
+	store := "embedded store in " + o.data
+	if o.redisURL != "" {
 		store = "redis"
 	}
 	logger.Info("gateway started", "event", ev.ID, "addr", ln.Addr().String(), "store", store,
-		"event_time", clk.Now())
+		"event_time", o.clk.Now())
+	if o.ready != nil {
+		if err := o.ready(ctx, served{ev: ev, store: st, judge: judge, secret: secret, base: base, logger: logger}); err != nil {
+			ln.Close()
+			return err
+		}
+	}
 	return srv.Run(ctx, ln)
+}
+
+func parseClock(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return time.Time{}, usagef("--clock %q: want an RFC 3339 time such as 2025-09-17T10:00:00+01:00", s)
+	}
+	return t, nil
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(s)); err != nil {
+		return level, usagef("--log-level %q: want debug, info, warn or error", s)
+	}
+	return level, nil
 }

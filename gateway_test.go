@@ -65,25 +65,8 @@ func TestGatewayTLS(t *testing.T) {
 		t.Fatalf("keys: %s", stderr)
 	}
 	certFile, keyFile, pool := selfSigned(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	outR, outW := io.Pipe()
-	done := make(chan int, 1)
-	go func() {
-		done <- run(ctx, []string{"gateway", "--config", ouarzazate, "--data", data, "--listen", "127.0.0.1:0",
-			"--tls-cert", certFile, "--tls-key", keyFile, "--log-level", "warn"},
-			func(string) string { return "" }, strings.NewReader(""), outW, io.Discard)
-		outW.Close()
-	}()
-	lines := bufio.NewScanner(outR)
-	var base string
-	for lines.Scan() {
-		if u, ok := strings.CutPrefix(lines.Text(), "gateway listening on "); ok {
-			base = u
-			break
-		}
-	}
-	go func() { _, _ = io.Copy(io.Discard, outR) }()
+	base, stop := startServing(t, "gateway", "--config", ouarzazate, "--data", data, "--listen", "127.0.0.1:0",
+		"--tls-cert", certFile, "--tls-key", keyFile, "--log-level", "warn")
 	if !strings.HasPrefix(base, "https://127.0.0.1:") {
 		t.Fatalf("gateway printed %q, want an https URL", base)
 	}
@@ -96,17 +79,52 @@ func TestGatewayTLS(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Errorf("/healthz over https: %s", resp.Status)
 	}
-	cancel()
-	select {
-	case code := <-done:
-		if code != exitOK {
-			t.Errorf("gateway exit %d after its context ended, want 0", code)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("gateway did not stop within 20 s of its context ending")
+	if code := stop(); code != exitOK {
+		t.Errorf("gateway exit %d after its context ended, want 0", code)
 	}
 
 	if code, _, _ := runCLI(t, nil, "gateway", "--config", ouarzazate, "--data", data, "--tls-cert", certFile); code != exitUsage {
 		t.Errorf("--tls-cert without --tls-key: exit %d, want %d", code, exitUsage)
 	}
+}
+
+// startServing runs a serving subcommand (gateway, demo) in the background
+// until the test ends or stop is called, and returns the URL it printed.
+// stop ends its context, as SIGTERM does, and returns its exit status.
+func startServing(t *testing.T, args ...string) (base string, stop func() int) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	outR, outW := io.Pipe()
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, args, func(string) string { return "" }, strings.NewReader(""), outW, io.Discard)
+		outW.Close()
+	}()
+	lines := bufio.NewScanner(outR)
+	for lines.Scan() {
+		if u, ok := strings.CutPrefix(lines.Text(), "gateway listening on "); ok {
+			base = u
+			break
+		}
+	}
+	go func() { _, _ = io.Copy(io.Discard, outR) }()
+	stopped, code := false, 0
+	stop = func() int {
+		if stopped {
+			return code
+		}
+		stopped = true
+		cancel()
+		select {
+		case code = <-done:
+		case <-time.After(20 * time.Second):
+			t.Fatalf("%s did not stop within 20 s of its context ending", args[0])
+		}
+		return code
+	}
+	t.Cleanup(func() { stop() })
+	if base == "" {
+		t.Fatalf("%s printed no URL (exit %d)", args[0], stop())
+	}
+	return base, stop
 }
