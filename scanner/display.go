@@ -41,7 +41,7 @@ const (
 // attention are the flags that turn a green verdict amber: the person goes
 // through, but something about the ticket's whereabouts or the device is off.
 var attention = []checkin.Flag{checkin.NotInside, checkin.MovedFromSibling, checkin.ImplicitEntry,
-	checkin.ClockSkew, checkin.Unverified, checkin.Forced, checkin.Clamped}
+	checkin.ClockSkew, checkin.Unverified, checkin.Forced, checkin.Clamped, checkin.OfflineOverride}
 
 // ClassOf is the class of a verdict: red for a refusal, amber for
 // already_inside and already_used (the ticket is genuine: a person decides)
@@ -140,6 +140,39 @@ func Format(r Result, color bool) string {
 		return b.String()
 	}
 	return [...]string{ansiGreen, ansiAmber, ansiRed}[cl] + b.String() + ansiReset
+}
+
+// ANSI backgrounds of the banner, with black or white text for contrast.
+const (
+	bannerGreen = "\x1b[1;30;42m"
+	bannerAmber = "\x1b[1;30;43m"
+	bannerRed   = "\x1b[1;97;41m"
+)
+
+// bannerWidth is the banner's width in columns: wide enough to read across a
+// gate lane, narrow enough for an 80-column terminal.
+const bannerWidth = 48
+
+// bannerWords are the banner's words per class, in the languages the gate
+// staff read: French, Arabic, and English.
+var bannerWords = [...]string{
+	Green: "✔  ENTREZ · تفضل · GO",
+	Amber: "⚠  ATTENTION · انتباه · CHECK",
+	Red:   "✘  REFUSÉ · مرفوض · STOP",
+}
+
+// Banner is the large status shown on a terminal with a person's verdict: a
+// block three lines tall in the colour of the verdict's class, its words in
+// French, Arabic and English, readable from a step away. It is for a
+// terminal only (it is made of colour); Format's line says the same in text.
+func Banner(v wire.Verdict) string {
+	cl := ClassOf(v)
+	bg := [...]string{bannerGreen, bannerAmber, bannerRed}[cl]
+	words := bannerWords[cl]
+	pad := bannerWidth - len([]rune(words))
+	blank := bg + strings.Repeat(" ", bannerWidth) + ansiReset
+	mid := bg + strings.Repeat(" ", pad/2) + words + strings.Repeat(" ", pad-pad/2) + ansiReset
+	return blank + "\n" + mid + "\n" + blank
 }
 
 // Status is a status line: "· WORD  detail", dimmed on a terminal, amber

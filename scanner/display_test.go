@@ -90,3 +90,32 @@ func TestFormat(t *testing.T) {
 		t.Errorf("status line %q", s)
 	}
 }
+
+func TestBanner(t *testing.T) {
+	tests := map[string]struct {
+		v         wire.Verdict
+		bg, words string
+	}{
+		"accepted":       {wire.Verdict{OK: true, Code: checkin.Accepted}, "42m", "ENTREZ · تفضل · GO"},
+		"already inside": {wire.Verdict{Code: checkin.AlreadyInside}, "43m", "ATTENTION"},
+		"override":       {wire.Verdict{OK: true, Code: checkin.Accepted, Flags: checkin.Flags{checkin.OfflineOverride}}, "43m", "ATTENTION"},
+		"refused":        {wire.Verdict{Code: checkin.Revoked}, "41m", "REFUSÉ · مرفوض · STOP"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			b := scanner.Banner(tc.v)
+			lines := strings.Split(b, "\n")
+			if len(lines) != 3 {
+				t.Fatalf("%d lines, want 3: %q", len(lines), b)
+			}
+			if !strings.Contains(lines[1], tc.words) {
+				t.Errorf("middle line %q does not say %q", lines[1], tc.words)
+			}
+			for _, l := range lines {
+				if !strings.Contains(l, tc.bg) || !strings.HasSuffix(l, "\x1b[0m") {
+					t.Errorf("line %q: want background %s and a reset", l, tc.bg)
+				}
+			}
+		})
+	}
+}

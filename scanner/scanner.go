@@ -713,6 +713,9 @@ func (l *loop) decideOffline(id string) {
 		}
 	}
 	l.println(Format(Result{Item: it, Verdict: v, Local: true}, s.cfg.Color))
+	if s.cfg.Color {
+		l.println(Banner(v))
+	}
 	if s.off != nil {
 		if err := s.off.Learn(it, v); err != nil {
 			s.log.Error("offline knowledge not saved", "err", err)
@@ -748,6 +751,9 @@ func (l *loop) onVerdict(v wire.Verdict) {
 	_, live := l.live[id]
 	delete(l.live, id)
 	l.println(Format(Result{Item: it, Verdict: v, Synced: !live}, s.cfg.Color))
+	if live && s.cfg.Color {
+		l.println(Banner(v)) // the person at the gate waits for this one
+	}
 	if s.off != nil {
 		if err := s.off.Learn(it, v); err != nil {
 			s.log.Error("offline knowledge not saved", "err", err)
