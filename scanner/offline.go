@@ -3,6 +3,7 @@ package scanner
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -151,10 +152,10 @@ func (o *Offline) loadSeen() error {
 		keys = append(keys, k)
 	}
 	slices.SortFunc(keys, func(a, b seenKey) int {
-		if c := cmpString(a.zone, b.zone); c != 0 {
+		if c := cmp.Compare(a.zone, b.zone); c != 0 {
 			return c
 		}
-		return cmpString(a.ticket, b.ticket)
+		return cmp.Compare(a.ticket, b.ticket)
 	})
 	for _, k := range keys {
 		st := o.seen[k]
@@ -171,16 +172,6 @@ func (o *Offline) loadSeen() error {
 	}
 	o.journal = f
 	return nil
-}
-
-func cmpString(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // writeFileAtomic replaces dir/name with data: temporary file, fsync,

@@ -1,6 +1,7 @@
 package scanner
 
 import (
+	"cmp"
 	"container/list"
 	"errors"
 	"fmt"
@@ -247,7 +248,7 @@ func (q *Queue) load() error {
 			found = append(found, qd)
 		}
 	}
-	slices.SortFunc(found, func(a, b *queued) int { return compareUint(a.seq, b.seq) })
+	slices.SortFunc(found, func(a, b *queued) int { return cmp.Compare(a.seq, b.seq) })
 	for _, qd := range found {
 		if _, dup := q.byID[qd.item.ID()]; dup {
 			q.log.Warn("queue: a second file for the same scan id; keeping the first", "file", qd.name)
@@ -260,16 +261,6 @@ func (q *Queue) load() error {
 		q.log.Info("queue: scans left by a previous run", "count", q.order.Len())
 	}
 	return syncDir(q.dir)
-}
-
-func compareUint(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 func (q *Queue) read(name string) (*queued, error) {
