@@ -59,6 +59,24 @@ const (
 	// DefaultSendBuffer is how many replies may wait for the writer of one
 	// connection before its reader waits (at most WriteWait) for the writer.
 	DefaultSendBuffer = 256
+	// DefaultLivePoll is how often the live stream reads the new entries of
+	// the event log: every gateway on the store sees every scan within it.
+	DefaultLivePoll = 75 * time.Millisecond
+	// DefaultLiveTick is how often at most the live stream broadcasts: the
+	// changes of one tick go out as one update (at most 4 per second per
+	// zone; a dashboard needs no more, DESIGN G3/G4).
+	DefaultLiveTick = 250 * time.Millisecond
+	// DefaultLiveRing is how many updates the live stream keeps for clients
+	// that reconnect with ?since=SEQ: 2 minutes of a busy fair at 4 per
+	// second; a client away longer gets a new snapshot.
+	DefaultLiveRing = 512
+	// DefaultLiveSendBuffer is how many updates may wait for one live
+	// client's writer; a client that falls further behind is dropped (it
+	// reconnects with ?since and catches up).
+	DefaultLiveSendBuffer = 32
+	// DefaultSilentAfter: a gate with no scan for this long while the event
+	// is open is silent (an alert: a scanner down, a lane closed).
+	DefaultSilentAfter = 10 * time.Minute
 )
 
 // Config configures a Server. Build it with DefaultConfig and change what
@@ -87,6 +105,13 @@ type Config struct {
 	ReadyTimeout time.Duration
 	// SendBuffer is the number of replies queued per connection.
 	SendBuffer int
+	// The live stream: the log poll and broadcast periods, the updates kept
+	// for resuming clients, the updates queued per live client, and the
+	// quiet time after which a gate is silent. See the Default constants.
+	LivePoll, LiveTick time.Duration
+	LiveRing           int
+	LiveSendBuffer     int
+	SilentAfter        time.Duration
 	// UI serves the web pages (GET /, /scan, /login, /static/...) when set;
 	// the CLI sets it to the dashboard's handler. Without it those paths
 	// answer 404.
@@ -118,6 +143,11 @@ func DefaultConfig() Config {
 		StoreTimeout:    DefaultStoreTimeout,
 		ReadyTimeout:    DefaultReadyTimeout,
 		SendBuffer:      DefaultSendBuffer,
+		LivePoll:        DefaultLivePoll,
+		LiveTick:        DefaultLiveTick,
+		LiveRing:        DefaultLiveRing,
+		LiveSendBuffer:  DefaultLiveSendBuffer,
+		SilentAfter:     DefaultSilentAfter,
 	}
 }
 
@@ -148,7 +178,8 @@ func (c Config) Validate() error {
 		v     time.Duration
 	}{{"write_wait", c.WriteWait}, {"pong_wait", c.PongWait}, {"ping_period", c.PingPeriod},
 		{"drain_wait", c.DrainWait}, {"close_wait", c.CloseWait}, {"shutdown_timeout", c.ShutdownTimeout},
-		{"store_timeout", c.StoreTimeout}, {"ready_timeout", c.ReadyTimeout}} {
+		{"store_timeout", c.StoreTimeout}, {"ready_timeout", c.ReadyTimeout},
+		{"live_poll", c.LivePoll}, {"live_tick", c.LiveTick}, {"silent_after", c.SilentAfter}} {
 		if d.v <= 0 {
 			bad(d.field, "%s: want more than 0", d.v)
 		}
@@ -161,6 +192,12 @@ func (c Config) Validate() error {
 	}
 	if c.SendBuffer < 1 {
 		bad("send_buffer", "%d: want at least 1", c.SendBuffer)
+	}
+	if c.LiveRing < 1 {
+		bad("live_ring", "%d: want at least 1", c.LiveRing)
+	}
+	if c.LiveSendBuffer < 1 {
+		bad("live_send_buffer", "%d: want at least 1", c.LiveSendBuffer)
 	}
 	for i, k := range c.TicketKeys {
 		if len(k) != ed25519.PublicKeySize {

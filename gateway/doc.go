@@ -1,8 +1,9 @@
 // Package gateway is the crowdflow service that gate devices and browsers
 // talk to: the scanner websocket /ws/scan (CONTRACT §3), the staff session
 // (POST /login, /logout, /api/v1/session), what a scanner needs to work
-// offline (/api/v1/event, /api/v1/revoked), health and readiness probes and
-// the Prometheus metrics (CONTRACT §6).
+// offline (/api/v1/event, /api/v1/revoked), the live occupancy stream
+// /ws/live and its snapshot /api/v1/occupancy (CONTRACT §4, §5), health and
+// readiness probes and the Prometheus metrics (CONTRACT §6).
 //
 // A Server holds no state of its own beyond its connections: every decision
 // is one call of the ledger (Store), so any number of gateways can run
@@ -19,11 +20,26 @@
 // pending, and at most WriteWait: that slows this device alone, and a device
 // that does not read its replies is dropped.
 //
+// # Live stream
+//
+// Run starts the live hub (live.go). A tailer goroutine follows the store:
+// every LivePoll it reads the new entries of the event log (which holds the
+// scans of every gateway on the store), and every LiveTick, when the log
+// moved, it re-reads Store.Snapshot, so the figures are always the store's,
+// never counted in Go. The log gives only what the counters do not: flows
+// per minute, minutes to full, the gates' activity. The tailer builds the
+// state, diffs it with the previous one, and encodes the update once
+// (websocket.PreparedMessage). The hub goroutine alone owns the live clients
+// and the ring of the last LiveRing updates: it hands each client its
+// snapshot or, on ?since=SEQ, the updates it missed, and broadcasts without
+// ever waiting: a client whose LiveSendBuffer is full is dropped. Each live
+// connection has one reader (pongs and the close only) and one writer.
+//
 // # Shutdown
 //
 // Run stops accepting connections when its context ends, lets every
 // connection read what its device had already sent (until the device has
 // been quiet for DrainWait), answers each of those frames, closes every
-// websocket with 1001 (going away), and returns; a connection that has not
+// websocket (live clients at once) with 1001 (going away), and returns; a connection that has not
 // finished by ShutdownTimeout is cut.
 package gateway

@@ -57,6 +57,10 @@ type Options struct {
 	Tune        func(*gateway.Config)
 	Wrap        func(gateway.Store) gateway.Store // wraps the store the gateway sees
 	Listener    func(net.Listener) net.Listener   // wraps the listener Run serves
+	// Peer, when set, makes this gateway a second instance beside Peer: the
+	// same event file, keys, secret and clocks, and a store of its own on
+	// Peer's Redis (Peer must run on Redis).
+	Peer *Env
 }
 
 // Env is one gateway under test, served by Run on a loopback :0 listener,
@@ -102,7 +106,16 @@ func MustEnv(tb testing.TB, opts Options) *Env {
 	e := &Env{Event: ev, Key: key, Secret: MustRandom(tb, 32),
 		Clock: clock.NewManual(time.Date(2025, 9, 17, 11, 0, 0, 0, ev.Location)),
 		Wall:  clock.NewManual(wallStart), logs: &syncBuffer{}, done: make(chan error, 1)}
-	e.Ledger, e.Redis = MustLedger(tb, ev, opts.Engine, opts.AppendFsync)
+	if p := opts.Peer; p != nil {
+		if p.Redis == nil {
+			tb.Fatal("a peer gateway needs a gateway on Redis")
+		}
+		ev, e.Event, e.Key, e.Secret, e.Clock, e.Wall = p.Event, p.Event, p.Key, p.Secret, p.Clock, p.Wall
+		pub = p.Key.Public().(ed25519.PublicKey)
+		e.Ledger, e.Redis = MustLedgerOn(tb, ev, p.Redis), p.Redis
+	} else {
+		e.Ledger, e.Redis = MustLedger(tb, ev, opts.Engine, opts.AppendFsync)
+	}
 
 	cfg := gateway.DefaultConfig()
 	cfg.Origins = []string{"https://fair.example"}
@@ -214,6 +227,23 @@ func MustLedger(tb testing.TB, ev *event.Event, engine, appendFsync string) (*le
 		tb.Fatalf("unknown engine %q", engine)
 	}
 	tb.Cleanup(func() { _ = eng.Close() })
+	return storeOn(tb, ev, eng), srv
+}
+
+// MustLedgerOn opens another store of the event on a running redis-server,
+// as a second gateway instance does.
+func MustLedgerOn(tb testing.TB, ev *event.Event, srv *redistest.Server) *ledger.Store {
+	tb.Helper()
+	eng, err := redisengine.Open(redistest.Context(tb), srv.URL())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = eng.Close() })
+	return storeOn(tb, ev, eng)
+}
+
+func storeOn(tb testing.TB, ev *event.Event, eng ledger.Engine) *ledger.Store {
+	tb.Helper()
 	zs := make([]ledger.Zone, len(ev.Zones))
 	for i, z := range ev.Zones {
 		zs[i] = ledger.Zone{ID: z.ID, Parent: z.Parent, Capacity: z.Capacity}
@@ -222,7 +252,7 @@ func MustLedger(tb testing.TB, ev *event.Event, engine, appendFsync string) (*le
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return st, srv
+	return st
 }
 
 // MustRandom returns n random bytes.

@@ -33,6 +33,7 @@ type metrics struct {
 	scans       *prometheus.CounterVec // gate, direction, code
 	duration    prometheus.Histogram
 	connected   prometheus.Gauge
+	liveClients prometheus.Gauge
 	lastScan    *prometheus.GaugeVec // gate
 	storeErrors *prometheus.CounterVec
 }
@@ -55,6 +56,10 @@ func newMetrics(ev *event.Event, store Store, timeout time.Duration, logger *slo
 			Name: "crowdflow_scanners_connected",
 			Help: "Scanner websockets open on this gateway.",
 		}),
+		liveClients: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "crowdflow_live_clients",
+			Help: "Live-stream websockets (/ws/live) open on this gateway.",
+		}),
 		lastScan: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "crowdflow_gate_last_scan_timestamp_seconds",
 			Help: "Wall-clock time of the last scan or tally decided at the gate, in seconds since the epoch.",
@@ -64,10 +69,10 @@ func newMetrics(ev *event.Event, store Store, timeout time.Duration, logger *slo
 			Help: "Store calls that failed (the store did not answer), by operation.",
 		}, []string{"op"}),
 	}
-	for _, op := range []string{opScan, opTally, opCounters, opRevoked, opPing} {
+	for _, op := range []string{opScan, opTally, opCounters, opRevoked, opPing, opLive} {
 		m.storeErrors.WithLabelValues(op) // every op exists from the start, at 0
 	}
-	m.reg.MustRegister(m.scans, m.duration, m.connected, m.lastScan, m.storeErrors,
+	m.reg.MustRegister(m.scans, m.duration, m.connected, m.liveClients, m.lastScan, m.storeErrors,
 		&zoneCollector{ev: ev, store: store, timeout: timeout, errors: m.storeErrors, logger: logger},
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

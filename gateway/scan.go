@@ -57,6 +57,7 @@ func (s *Server) serveScan(w http.ResponseWriter, r *http.Request) {
 	}
 	defer s.remove(c)
 	c.run()
+	s.hub.gateMoved(c.onGate, "") // the reader has ended: onGate is settled
 }
 
 // conn is one scanner websocket. The reader (run's goroutine, the HTTP
@@ -89,6 +90,7 @@ type conn struct {
 
 	// The session, reader only.
 	device, gate string
+	onGate       string // the gate this scanner shows online on the live stream
 	greeted      bool
 	decided      int
 }
@@ -279,6 +281,14 @@ func frameError(data []byte, err error) error {
 // token does not allow is welcomed all the same; each scan there is then
 // refused with unknown_gate, which the device shows.
 func (c *conn) hello(m *wire.Hello) bool {
+	// The live stream shows the gate online while a scanner is on it; a
+	// gate the token does not allow is welcomed, but not shown.
+	on := ""
+	if c.s.ev.Gate(m.Gate) != nil && c.claims.AllowsGate(m.Gate) {
+		on = m.Gate
+	}
+	c.s.hub.gateMoved(c.onGate, on)
+	c.onGate = on
 	c.device, c.gate, c.greeted = m.Device, m.Gate, true
 	zone := ""
 	if g := c.s.ev.Gate(m.Gate); g != nil {

@@ -45,6 +45,7 @@ type Server struct {
 	origins map[string]bool // canonical allowed origins
 	handler http.Handler
 	up      websocket.Upgrader
+	hub     *liveHub // the live stream; Run starts and stops it
 
 	// storeCtx is the parent of every store call made for a device. It
 	// outlives Run's context, so scans read before a shutdown are still
@@ -116,6 +117,7 @@ func New(cfg Config, ev *event.Event, judge *admission.Judge, store Store, secre
 			writeError(w, newProblem(handshakeKind(status), "Websocket handshake: %v.", reason))
 		},
 	}
+	s.hub = newLiveHub(s)
 	s.handler = s.routes()
 	return s, nil
 }
@@ -142,6 +144,8 @@ func (s *Server) routes() http.Handler {
 		h            http.Handler
 	}{
 		{"GET", "/ws/scan", http.HandlerFunc(s.serveScan)},
+		{"GET", "/ws/live", http.HandlerFunc(s.serveLive)},
+		{"GET", "/api/v1/occupancy", http.HandlerFunc(s.serveOccupancy)},
 		{"POST", "/login", http.HandlerFunc(s.serveLogin)},
 		{"POST", "/logout", http.HandlerFunc(s.serveLogout)},
 		{"GET", "/api/v1/session", http.HandlerFunc(s.serveSession)},
@@ -188,7 +192,9 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // device sent before the shutdown is still read), answers every frame it
 // read, closes each websocket with 1001 (going away), and returns. It
 // returns nil after a graceful shutdown, and an error when serving failed
-// or the deadline cut connections. Run closes ln; call it once.
+// or the deadline cut connections. Run also runs the live stream (/ws/live,
+// /api/v1/occupancy): it follows the store from the start, and at shutdown
+// closes every live client with 1001 as well. Run closes ln; call it once.
 func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	hs := &http.Server{
 		Handler:           s.handler,
@@ -198,6 +204,9 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 		IdleTimeout:       httpIdleTimeout,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
+	hubCtx, hubStop := context.WithCancel(context.Background())
+	defer hubStop()
+	s.hub.start(hubCtx)
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
 
@@ -212,9 +221,11 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
 	defer cancel()
 	s.drain()
+	s.hub.stop()                 // no live client joins any more
+	hubStop()                    // the hub says goodbye (1001) to every live client
 	httpErr := hs.Shutdown(sctx) // stops accepting; waits for plain requests
 	done := make(chan struct{})
-	go func() { s.live.Wait(); close(done) }()
+	go func() { s.live.Wait(); <-s.hub.done; s.hub.conns.Wait(); close(done) }()
 	var cut error
 	select {
 	case <-done:

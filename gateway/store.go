@@ -21,6 +21,13 @@ type Store interface {
 	Tally(ctx context.Context, t ledger.Tally) (ledger.Verdict, error)
 	// Counters reads the live counters of every zone.
 	Counters(ctx context.Context) (map[string]*ledger.Counters, error)
+	// Snapshot reads the counters of every zone and, in the same atomic
+	// read, the seq of the last decided scan or tally (the live stream).
+	Snapshot(ctx context.Context) (map[string]*ledger.Counters, int64, error)
+	// Log reads at most n entries of the event log from the entry with id
+	// from on ("-": the beginning; "(" + id: after it). Every gateway on the
+	// store sees every entry, whichever gateway decided it.
+	Log(ctx context.Context, from string, n int) ([]ledger.Entry, error)
 	// Revoked lists the revoked ticket ids.
 	Revoked(ctx context.Context) ([]string, error)
 	// Ping reports whether the store answers.
