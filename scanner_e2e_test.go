@@ -6,6 +6,7 @@ import (
 	"encoding/csv"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gorilla/websocket"
 
 	"crowdflow/admission"
 	"crowdflow/checkin"
@@ -66,6 +69,57 @@ func TestScannerEndToEnd(t *testing.T) {
 	t.Run("gateway killed while scanning", x.testGatewayKilled)
 	t.Run("scanner killed with scans queued", x.testScannerKilled)
 	t.Run("offline at two gates then sync", x.testOfflineTwoGates)
+	t.Run("live across two gateway processes", x.testLiveTwoProcesses)
+}
+
+// testLiveTwoProcesses runs two gateway processes on one Redis: scans taken
+// through the first appear, with the store's numbers, on a live client of
+// the second (DESIGN: gateways are stateless, every instance shows every change).
+func (x *e2e) testLiveTwoProcesses(t *testing.T) {
+	redis := redistest.Start(t, redistest.Options{})
+	_, urlA := x.gateway(t, redis.URL(), "127.0.0.1:0")
+	_, urlB := x.gateway(t, redis.URL(), "127.0.0.1:0")
+	security := strings.TrimSpace(x.cli(t, "token", "--data", x.data, "--role", "security"))
+	live, _, err := websocket.DefaultDialer.Dial(strings.Replace(urlB, "http", "ws", 1)+"/ws/live",
+		http.Header{"Authorization": {"Bearer " + security}})
+	if err != nil {
+		t.Fatalf("live on the second gateway: %v", err)
+	}
+	defer live.Close()
+
+	sc := x.scanner(t, "main-live", urlA, "MAIN-1", checkin.In, t.TempDir())
+	sc.waitCount(reOnline, 1, 20*time.Second)
+	for _, p := range x.tickets[40:43] {
+		sc.send(p)
+	}
+	sc.waitCount(reVerdict, 3, 20*time.Second)
+	want := counters(t, x.ledgerOf(t, redis.URL()))["site"]
+	if want.Occupancy < 3 {
+		t.Fatalf("store: site occupancy %d after 3 entries", want.Occupancy)
+	}
+
+	deadline := time.Now().Add(20 * time.Second)
+	_ = live.SetReadDeadline(deadline)
+	for {
+		var m struct {
+			Type  string `json:"type"`
+			Zones []struct {
+				ID        string `json:"id"`
+				Occupancy int    `json:"occupancy"`
+				Entries   int    `json:"entries"`
+			} `json:"zones"`
+		}
+		if err := live.ReadJSON(&m); err != nil {
+			t.Fatalf("the second gateway's live stream never showed site occupancy %d: %v", want.Occupancy, err)
+		}
+		for _, z := range m.Zones {
+			if z.ID == "site" && z.Occupancy == want.Occupancy && z.Entries == want.Entries {
+				_ = sc.stdin.Close()
+				sc.exit(30 * time.Second)
+				return
+			}
+		}
+	}
 }
 
 // cli runs a short crowdflow command and returns its stdout.
