@@ -1,26 +1,23 @@
-// Command bench measures the ledger and records the figures in
-// BENCHMARKS.md: each figure beside its reference measured in the same run
+// Command bench measures the ledger and the gateway and records the figures
+// in BENCHMARKS.md: each figure beside its reference measured in the same run
 // on the same machine (this machine is shared and absolute times drift, so
 // the ratios are what to compare between runs).
 //
-//	go run ./bench [-n 50000] [-c 50] [-out BENCHMARKS.md]
+//	go run ./bench [-quick] [-n 50000] [-c 50] [-gw-for 15s] [-gw-n 20000] [-out BENCHMARKS.md]
 //
 // It starts its own redis-server on a free loopback port in a temporary
-// directory and never touches any other Redis.
+// directory and never touches any other Redis; the gateway it measures runs
+// in this process, on a loopback port, on that redis-server.
 package main
 
 import (
 	"bufio"
 	"context"
-	"encoding/csv"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
@@ -28,8 +25,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 
 	"crowdflow/checkin"
 	"crowdflow/ledger"
@@ -48,6 +43,7 @@ func main() {
 type row struct {
 	what, ref string
 	got, base result
+	note      string // a footnote under the table; "" for none
 }
 
 type result struct {
@@ -56,86 +52,148 @@ type result struct {
 	n, concurrent int
 }
 
+// load is one paced row of the gateway: rate scans/s offered over conns
+// scanners, each at most 10 scans/s, under the gateway's default limit of
+// 20 per device.
+type load struct {
+	rate  float64
+	conns int
+}
+
+var loads = []load{{10, 20}, {100, 50}, {1000, 100}}
+
+// options are the flags of run.
+type options struct {
+	n, c   int           // scans per Store.Scan measurement, concurrent clients
+	gwFor  time.Duration // how long each paced gateway row offers its load
+	gwN    int           // scans of the closed-loop gateway row
+	config string        // the event file of the gateway
+	out    string        // file to append the table to; "" for none
+}
+
 func run(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	n := fs.Int("n", 50000, "scans per measurement")
-	c := fs.Int("c", 50, "concurrent clients")
-	out := fs.String("out", "BENCHMARKS.md", "file to append the table to (\"\" for none)")
+	var o options
+	fs.IntVar(&o.n, "n", 50000, "scans per Store.Scan measurement")
+	fs.IntVar(&o.c, "c", 50, "concurrent clients (and scanner connections of the closed-loop gateway row)")
+	fs.DurationVar(&o.gwFor, "gw-for", 15*time.Second, "how long each paced gateway row offers its load")
+	fs.IntVar(&o.gwN, "gw-n", 20000, "scans of the closed-loop gateway row")
+	fs.StringVar(&o.config, "config", "configs/ouarzazate-2025.yaml", "event file of the gateway")
+	fs.StringVar(&o.out, "out", "BENCHMARKS.md", "file to append the table to (\"\" for none)")
+	quick := fs.Bool("quick", false, "a smoke run of a few seconds: tiny counts, figures not worth recording")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	if *quick {
+		o.n, o.gwFor, o.gwN = 1000, time.Second, 500
+	}
+	rows, err := measureAll(o)
+	if err != nil {
+		return err
+	}
+	table := render(rows)
+	fmt.Fprint(stdout, table)
+	if o.out == "" {
+		return nil
+	}
+	f, err := os.OpenFile(o.out, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = fmt.Fprintf(f, "\n## %s — %s\n\n%s", time.Now().UTC().Format("2006-01-02 15:04 MST"), machine(), table)
+	return err
+}
+
+// measureAll takes every measurement of the table, in its order.
+func measureAll(o options) ([]row, error) {
+	n, c := o.n, o.c
 	ctx := context.Background()
 	srv, err := startRedis()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer srv.stop()
 
 	eng, err := redisengine.Open(ctx, "redis://"+srv.addr+"/0")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer eng.Close()
 	st, sc, err := benchStore(eng)
 	if err != nil {
-		return err
+		return nil, err
 	}
 
 	// The reference: redis-benchmark calling the very same script by EVALSHA
 	// with the same keys and arguments, a new scan id and ticket each call.
 	sha, err := eng.Client().ScriptLoad(ctx, ledger.ScanScript.Source).Result()
 	if err != nil {
-		return fmt.Errorf("script load: %w", err)
+		return nil, fmt.Errorf("script load: %w", err)
 	}
 	keys, argv := scanArgs(sc)
 	cmd := append([]string{"EVALSHA", sha, strconv.Itoa(len(keys))}, keys...)
 	cmd = append(cmd, argv...)
-	raw, err := redisBenchmark(srv.addr, *n, *c, cmd)
+	raw, err := redisBenchmark(srv.addr, n, c, cmd)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	rawOne, err := redisBenchmark(srv.addr, *n/10, 1, cmd)
+	rawOne, err := redisBenchmark(srv.addr, n/10, 1, cmd)
 	if err != nil {
-		return err
+		return nil, err
 	}
+	const refName = "redis-benchmark EVALSHA scan.lua"
 	var rows []row
-	for _, conc := range []int{*c, 1} {
-		ref, count := raw, *n
+	for _, conc := range []int{c, 1} {
+		ref, count := raw, n
 		if conc == 1 {
-			ref, count = rawOne, *n/10
+			ref, count = rawOne, n/10
 		}
 		if err := eng.Client().FlushAll(ctx).Err(); err != nil {
-			return err
+			return nil, err
 		}
 		got, err := scans(ctx, st, sc, count, conc)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		rows = append(rows, row{what: "Store.Scan, Redis (go-redis, EVALSHA)", ref: "redis-benchmark EVALSHA scan.lua",
-			got: got, base: ref})
+		rows = append(rows, row{what: "Store.Scan, Redis (go-redis, EVALSHA)", ref: refName, got: got, base: ref})
 	}
+
+	// One gateway, the whole path of a gate: websocket frame, token and
+	// rate limit, ticket signature, the event's rules, Store.Scan on the
+	// same redis-server, the verdict back. Paced rows read against the
+	// script's own latency with one client (what the gateway adds to it);
+	// the closed loop against redis-benchmark with as many clients.
+	if err := eng.Client().FlushAll(ctx).Err(); err != nil {
+		return nil, err
+	}
+	gwRows, err := gatewayRows(o, eng, rawOne, raw)
+	if err != nil {
+		return nil, err
+	}
+	rows = append(rows, gwRows...)
 
 	// The embedded store runs the same script in process: in memory (a
 	// demo), and with its journal fsynced before each verdict (a venue).
 	for _, journal := range []bool{false, true} {
-		for _, conc := range []int{*c, 1} {
-			count := *n
+		for _, conc := range []int{c, 1} {
+			count := n
 			if conc == 1 || journal {
-				count = *n / 10 // fsync-bound: fewer calls keep the run short
+				count = n / 10 // fsync-bound: fewer calls keep the run short
 			}
 			dir := ""
 			if journal {
 				if dir, err = os.MkdirTemp("", "crowdflow-bench-embedded-"); err != nil {
-					return err
+					return nil, err
 				}
 			}
 			emb, err := embedded.Open(embedded.Options{Dir: dir})
 			if err != nil {
-				return err
+				return nil, err
 			}
 			est, esc, err := benchStore(emb)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			got, err := scans(ctx, est, esc, count, conc)
 			emb.Close()
@@ -143,7 +201,7 @@ func run(args []string, stdout io.Writer) error {
 				os.RemoveAll(dir)
 			}
 			if err != nil {
-				return err
+				return nil, err
 			}
 			what := "Store.Scan, embedded, in memory"
 			if journal {
@@ -153,21 +211,66 @@ func run(args []string, stdout io.Writer) error {
 			if conc == 1 {
 				ref = rawOne
 			}
-			rows = append(rows, row{what: what, ref: "redis-benchmark EVALSHA scan.lua", got: got, base: ref})
+			rows = append(rows, row{what: what, ref: refName, got: got, base: ref})
 		}
 	}
-	table := render(rows)
-	fmt.Fprint(stdout, table)
-	if *out == "" {
-		return nil
-	}
-	f, err := os.OpenFile(*out, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	return rows, nil
+}
+
+// gatewayRows measures one gateway on eng: a short warm-up (not recorded),
+// each paced load, then the closed loop with o.c scanners; it checks that
+// the ledger counted every scan as an entry.
+func gatewayRows(o options, eng ledger.Engine, paceRef, closedRef result) ([]row, error) {
+	const refName = "redis-benchmark EVALSHA scan.lua"
+	g, err := startGateway(o.config, eng)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer f.Close()
-	_, err = fmt.Fprintf(f, "\n## %s — %s\n\n%s", time.Now().UTC().Format("2006-01-02 15:04 MST"), machine(), table)
-	return err
+	stopped := false
+	defer func() {
+		if !stopped {
+			_ = g.stop()
+		}
+	}()
+	// Warm-up: go-redis's pool, the script cache, the scanners' first
+	// handshakes, the Go runtime's heap.
+	warm := min(o.gwN/10, 1000)
+	if _, err := g.closed(warm, o.c); err != nil {
+		return nil, fmt.Errorf("gateway warm-up: %w", err)
+	}
+	total := warm
+	var rows []row
+	for _, l := range loads {
+		got, late, err := g.paced(l.rate, l.conns, o.gwFor)
+		if err != nil {
+			return nil, fmt.Errorf("gateway at %g scans/s: %w", l.rate, err)
+		}
+		total += got.n
+		what := fmt.Sprintf("Gateway /ws/scan verdict, %g scans/s paced", l.rate)
+		rows = append(rows, row{what: what, ref: refName, got: got, base: paceRef,
+			note: fmt.Sprintf("%s: %d scans; the scanners sent them %s (p50) / %s (p99) after they were due "+
+				"(timer and scheduler delay on this machine), included in the latency.",
+				what, got.n, ms(late.p50), ms(late.p99))})
+	}
+	got, err := g.closed(o.gwN, o.c)
+	if err != nil {
+		return nil, fmt.Errorf("gateway closed loop: %w", err)
+	}
+	total += got.n
+	rows = append(rows, row{what: "Gateway /ws/scan verdict, closed loop (max)", ref: refName, got: got, base: closedRef})
+
+	entries, err := g.entries(context.Background())
+	if err != nil {
+		return nil, err
+	}
+	if entries != total {
+		return nil, fmt.Errorf("gateway: the ledger counted %d entries, want %d", entries, total)
+	}
+	stopped = true
+	if err := g.stop(); err != nil {
+		return nil, fmt.Errorf("gateway shutdown: %w", err)
+	}
+	return rows, nil
 }
 
 // scans runs n accepted entries through st from c goroutines.
@@ -256,34 +359,23 @@ func measure(n, c int, op func(i int) error) measured {
 		n: n, concurrent: c}, err: firstErr}
 }
 
-func redisBenchmark(addr string, n, c int, cmd []string) (result, error) {
-	host, port, _ := net.SplitHostPort(addr)
-	args := append([]string{"-h", host, "-p", port, "-n", strconv.Itoa(n), "-c", strconv.Itoa(c),
-		"-r", "1000000000", "--csv"}, cmd...)
-	outb, err := exec.Command("redis-benchmark", args...).Output()
-	if err != nil {
-		return result{}, fmt.Errorf("redis-benchmark: %w", err)
-	}
-	recs, err := csv.NewReader(strings.NewReader(string(outb))).ReadAll()
-	if err != nil || len(recs) < 2 || len(recs[1]) < 7 {
-		return result{}, fmt.Errorf("redis-benchmark: unexpected output %q", outb)
-	}
-	rps, _ := strconv.ParseFloat(recs[1][1], 64)
-	ms := func(s string) time.Duration {
-		f, _ := strconv.ParseFloat(s, 64)
-		return time.Duration(f * float64(time.Millisecond))
-	}
-	return result{rps: rps, p50: ms(recs[1][4]), p99: ms(recs[1][6]), n: n, concurrent: c}, nil
-}
-
 func render(rows []row) string {
 	var b strings.Builder
-	b.WriteString("| measurement | scans/s | p50 | p99 | reference | ref scans/s | ref p50 | ref p99 | ratio (scans/s) |\n")
-	b.WriteString("| --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |\n")
+	b.WriteString("| measurement | clients | scans/s | p50 | p99 | reference | ref clients | ref scans/s | ref p50 | ref p99 | ratio (scans/s) | ratio (p50) | ratio (p99) |\n")
+	b.WriteString("| --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 	for _, r := range rows {
-		fmt.Fprintf(&b, "| %s (%d clients) | %.0f | %s | %s | %s | %.0f | %s | %s | %.2f |\n",
-			r.what, r.got.concurrent, r.got.rps, ms(r.got.p50), ms(r.got.p99), r.ref,
-			r.base.rps, ms(r.base.p50), ms(r.base.p99), r.got.rps/r.base.rps)
+		fmt.Fprintf(&b, "| %s | %d | %.0f | %s | %s | %s | %d | %.0f | %s | %s | %.2f | %.1f | %.1f |\n",
+			r.what, r.got.concurrent, r.got.rps, ms(r.got.p50), ms(r.got.p99), r.ref, r.base.concurrent,
+			r.base.rps, ms(r.base.p50), ms(r.base.p99), r.got.rps/r.base.rps,
+			float64(r.got.p50)/float64(r.base.p50), float64(r.got.p99)/float64(r.base.p99))
+	}
+	for i, r := range rows {
+		if r.note != "" {
+			if i == 0 || !slices.ContainsFunc(rows[:i], func(r row) bool { return r.note != "" }) {
+				b.WriteString("\n")
+			}
+			fmt.Fprintf(&b, "- %s\n", r.note)
+		}
 	}
 	return b.String()
 }
@@ -305,49 +397,4 @@ func machine() string {
 	ver, _ := exec.Command("redis-server", "--version").Output()
 	return fmt.Sprintf("%s, %d cores, %s %s/%s, %s", cpu, runtime.NumCPU(), runtime.Version(),
 		runtime.GOOS, runtime.GOARCH, strings.TrimSpace(strings.SplitN(string(ver), " sha=", 2)[0]))
-}
-
-type redisServer struct {
-	addr string
-	cmd  *exec.Cmd
-	dir  string
-}
-
-// startRedis starts a throwaway redis-server (AOF everysec, as in
-// production) on a free loopback port.
-func startRedis() (*redisServer, error) {
-	dir, err := os.MkdirTemp("", "crowdflow-bench-")
-	if err != nil {
-		return nil, err
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
-	l.Close()
-	cmd := exec.Command("redis-server", "--port", port, "--bind", "127.0.0.1", "--dir", dir,
-		"--save", "", "--appendonly", "yes", "--appendfsync", "everysec",
-		"--logfile", filepath.Join(dir, "redis.log"))
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start redis-server: %w", err)
-	}
-	s := &redisServer{addr: "127.0.0.1:" + port, cmd: cmd, dir: dir}
-	c := redis.NewClient(&redis.Options{Addr: s.addr})
-	defer c.Close()
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		if err := c.Ping(context.Background()).Err(); err == nil {
-			return s, nil
-		} else if time.Now().After(deadline) {
-			s.stop()
-			return nil, errors.Join(errors.New("redis-server did not start"), err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-func (s *redisServer) stop() {
-	_ = s.cmd.Process.Kill()
-	_ = s.cmd.Wait()
-	_ = os.RemoveAll(s.dir)
 }

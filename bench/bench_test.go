@@ -1,0 +1,125 @@
+// The bench tool is package main, so its tests are internal: they run its
+// measurement functions on tiny counts, so that make test exercises them.
+// They assert what was measured (every scan an accepted entry, the table
+// rendered), never how fast: timings belong to make bench.
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"crowdflow/ledger/redisengine"
+)
+
+// ouarzazate is the event file, from the bench directory.
+const ouarzazate = "../configs/ouarzazate-2025.yaml"
+
+// mustGateway starts a redis-server and a gateway on it, both stopped when
+// tb ends; the gateway's shutdown must be graceful.
+func mustGateway(tb testing.TB) *gatewayBench {
+	tb.Helper()
+	srv, err := startRedis()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(srv.stop)
+	eng, err := redisengine.Open(context.Background(), "redis://"+srv.addr+"/0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = eng.Close() })
+	g, err := startGateway(ouarzazate, eng)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		if err := g.stop(); err != nil {
+			tb.Errorf("gateway shutdown: %v", err)
+		}
+	})
+	return g
+}
+
+func TestGatewayScansAreAcceptedEntries(t *testing.T) {
+	g := mustGateway(t)
+	total := 0
+	tests := map[string]struct {
+		run         func() (result, error)
+		n, scanners int
+	}{
+		"paced": {n: 20, scanners: 4, run: func() (result, error) {
+			got, late, err := g.paced(100, 4, 200*time.Millisecond)
+			if err == nil && late.n != got.n {
+				t.Errorf("send delays of %d scans, want %d", late.n, got.n)
+			}
+			return got, err
+		}},
+		"paced, more scanners than scans": {n: 3, scanners: 3, run: func() (result, error) {
+			got, _, err := g.paced(30, 10, 100*time.Millisecond)
+			return got, err
+		}},
+		"closed loop": {n: 50, scanners: 5, run: func() (result, error) { return g.closed(50, 5) }},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			got, err := tc.run()
+			if err != nil {
+				t.Fatal(err) // any verdict but accepted is an error
+			}
+			if got.n != tc.n || got.concurrent != tc.scanners {
+				t.Errorf("got %d scans from %d scanners, want %d from %d", got.n, got.concurrent, tc.n, tc.scanners)
+			}
+			if got.rps <= 0 || got.p50 <= 0 || got.p99 < got.p50 {
+				t.Errorf("got %+v: want a rate and ordered percentiles", got)
+			}
+			total += got.n
+		})
+	}
+	entries, err := g.entries(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if entries != total {
+		t.Errorf("the ledger counted %d entries, want %d", entries, total)
+	}
+}
+
+func TestQuickRunRendersEveryRow(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "BENCHMARKS.md")
+	var stdout bytes.Buffer
+	if err := run([]string{"-quick", "-config", ouarzazate, "-out", out}, &stdout); err != nil {
+		t.Fatal(err)
+	}
+	table := stdout.String()
+	for _, want := range []string{
+		"| measurement | clients | scans/s |",
+		"| Store.Scan, Redis (go-redis, EVALSHA) | 50 |",
+		"| Store.Scan, Redis (go-redis, EVALSHA) | 1 |",
+		"| Gateway /ws/scan verdict, 10 scans/s paced | 10 |", // -quick offers 10 scans: one per scanner
+		"| Gateway /ws/scan verdict, 100 scans/s paced | 50 |",
+		"| Gateway /ws/scan verdict, 1000 scans/s paced | 100 |",
+		"| Gateway /ws/scan verdict, closed loop (max) | 50 |",
+		"| Store.Scan, embedded, in memory | 50 |",
+		"| Store.Scan, embedded, journal fsynced | 1 |",
+		"- Gateway /ws/scan verdict, 1000 scans/s paced: 1000 scans;",
+	} {
+		if !strings.Contains(table, want) {
+			t.Errorf("the table lacks %q:\n%s", want, table)
+		}
+	}
+	if got, want := strings.Count("\n"+table, "\n| "), 12; got != want {
+		t.Errorf("got %d table lines, want %d:\n%s", got, want, table)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(string(b), "\n## ") || !strings.HasSuffix(string(b), table) {
+		t.Errorf("-out holds %q, want a dated heading and the table", b)
+	}
+}
