@@ -43,8 +43,9 @@ type asset struct {
 	cache string
 }
 
-// Handler serves the web UI: GET / (for now a redirect to the scanner
-// page), /scan, /login and /static/... . It answers other paths with 404,
+// Handler serves the web UI: GET / (the live board; ?kiosk=1 for a wall
+// screen, ?view=evacuation for the headcount), /scan, /login and
+// /static/... . It answers other paths with 404,
 // and sets the security headers every page needs. The handler holds no
 // state besides the embedded files; it is safe for concurrent use.
 func Handler() http.Handler {
@@ -72,9 +73,7 @@ func Handler() http.Handler {
 	}
 
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
-		http.Redirect(w, r, "/scan", http.StatusFound)
-	})
+	mux.Handle("GET /{$}", serve(assets["pages/board.html"]))
 	mux.Handle("GET /scan", serve(assets["pages/scan.html"]))
 	mux.Handle("GET /login", serve(assets["pages/login.html"]))
 	mux.HandleFunc("GET /static/", func(w http.ResponseWriter, r *http.Request) {

@@ -22,16 +22,17 @@ func TestHandlerRoutes(t *testing.T) {
 		wantStatus                              int
 		wantBody                                string
 	}{
-		"root redirects to the scanner": {path: "/", wantStatus: http.StatusFound, wantLocation: "/scan"},
-		"scanner page":                  {path: "/scan", wantStatus: 200, wantType: "text/html; charset=utf-8", wantCache: "no-cache", wantBody: `<html lang="ar-MA" dir="rtl"`},
-		"login page":                    {path: "/login", wantStatus: 200, wantType: "text/html; charset=utf-8", wantBody: `name="token"`},
-		"script":                        {path: "/static/js/scan.js", wantStatus: 200, wantType: "text/javascript; charset=utf-8"},
-		"style":                         {path: "/static/css/app.css", wantStatus: 200, wantType: "text/css; charset=utf-8"},
-		"wasm":                          {path: "/static/vendor/barcode-detector-3.2.2/zxing_reader.wasm", wantStatus: 200, wantType: "application/wasm", wantCache: "public, max-age=31536000, immutable"},
-		"licence":                       {path: "/static/vendor/barcode-detector-3.2.2/LICENSE.barcode-detector", wantStatus: 200, wantType: "text/plain; charset=utf-8", wantBody: "MIT License"},
-		"no directory listing":          {path: "/static/js/", wantStatus: 404},
-		"no page source":                {path: "/static/pages/scan.html", wantStatus: 404},
-		"unknown":                       {path: "/static/nope.js", wantStatus: 404},
+		"root is the live board": {path: "/", wantStatus: 200, wantType: "text/html; charset=utf-8", wantCache: "no-cache", wantBody: `<html lang="ar-MA" dir="rtl" data-i18n-title="title_board"`},
+		"scanner page":           {path: "/scan", wantStatus: 200, wantType: "text/html; charset=utf-8", wantCache: "no-cache", wantBody: `<html lang="ar-MA" dir="rtl"`},
+		"login page":             {path: "/login", wantStatus: 200, wantType: "text/html; charset=utf-8", wantBody: `name="token"`},
+		"script":                 {path: "/static/js/scan.js", wantStatus: 200, wantType: "text/javascript; charset=utf-8"},
+		"board script":           {path: "/static/js/board.js", wantStatus: 200, wantType: "text/javascript; charset=utf-8"},
+		"style":                  {path: "/static/css/app.css", wantStatus: 200, wantType: "text/css; charset=utf-8"},
+		"wasm":                   {path: "/static/vendor/barcode-detector-3.2.2/zxing_reader.wasm", wantStatus: 200, wantType: "application/wasm", wantCache: "public, max-age=31536000, immutable"},
+		"licence":                {path: "/static/vendor/barcode-detector-3.2.2/LICENSE.barcode-detector", wantStatus: 200, wantType: "text/plain; charset=utf-8", wantBody: "MIT License"},
+		"no directory listing":   {path: "/static/js/", wantStatus: 404},
+		"no page source":         {path: "/static/pages/scan.html", wantStatus: 404},
+		"unknown":                {path: "/static/nope.js", wantStatus: 404},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"encoding/json"
 	"fmt"
 	"image"
 	"image/png"
@@ -504,12 +505,24 @@ func (t *tab) waitUntil(what, expr string) {
 // login opens /login, pastes the token and waits for the scanner page.
 func (t *tab) login(tok string) {
 	t.tb.Helper()
-	t.do(chromedp.Navigate(t.fair.URL+"/login"),
-		chromedp.WaitVisible(chromedp.ID("token")),
-		chromedp.SetValue(chromedp.ID("token"), tok),
-		chromedp.Click(chromedp.CSS(`#login button[type=submit]`)))
+	t.do(chromedp.Navigate(t.fair.URL + "/login"))
+	t.submitLogin(tok)
 	t.waitUntil("the scanner page after login", `location.pathname === '/scan' &&
 		document.getElementById('net').dataset.state === 'online'`)
+}
+
+// submitLogin fills and submits the login form once its script is running
+// (its language buttons are there): a click before that would be the
+// browser's own form POST, which the gateway refuses (Origin: null under
+// Referrer-Policy no-referrer). It goes through the page's JavaScript, not
+// DOM node ids, which a navigation started by the page may invalidate.
+func (t *tab) submitLogin(tok string) {
+	t.tb.Helper()
+	t.waitUntil("the login page's script", `location.pathname === '/login' && document.readyState === 'complete' &&
+		document.querySelectorAll('#langs button').length > 0`)
+	b, _ := json.Marshal(tok)
+	eval[bool](t, `(() => { document.getElementById('token').value = `+string(b)+`;
+		document.getElementById('login').requestSubmit(); return true; })()`)
 }
 
 // lang switches the page's language with its button.

@@ -1,6 +1,6 @@
 // Languages of every crowdflow page: Arabic (right to left), French and
-// English. Shared by the scanner page, the login page and, later, the live
-// board and the reports. Numbers and times always use Western digits
+// English. Shared by the scanner page, the login page, the live board and,
+// later, the reports. Numbers and times always use Western digits
 // (CLDR ar_MA uses them too) and a 24-hour clock.
 
 export const LANGS = ['ar', 'fr', 'en'];
@@ -86,6 +86,60 @@ const S = {
   },
 };
 
+// The live board's strings (security's control room), kept apart from the
+// scanner's for readability; the same table.
+Object.assign(S.ar, {
+  title_board: 'اللوحة المباشرة — crowdflow', view: 'العرض', view_live: 'مباشر', view_evacuation: 'الإخلاء',
+  kiosk: 'شاشة كبيرة', stale_title: 'البيانات غير محدثة',
+  stale_reconnecting: 'انقطع الاتصال بالخادم: إعادة المحاولة خلال {s} ث.',
+  stale_connecting: 'جار إعادة الاتصال بالخادم…', stale_no_data: 'لم تصل بيانات منذ {s} ث.',
+  alerts: 'التنبيهات', zones: 'الفضاءات', zone: 'الفضاء',
+  in_per_min: 'دخول/د', out_per_min: 'خروج/د', minutes_to_full: 'يمتلئ بعد',
+  minutes: '{n} د', mtf_now: 'أقل من 1 د', mtf_far: 'أكثر من 4 س', updated_ago: 'آخر تحديث قبل {s} ث', pct: '{n}%',
+  level_ok: 'عادي', level_warn: 'انتباه', level_critical: 'حرج', level_full: 'ممتلئ',
+  gates: 'البوابات', gate_online: 'متصلة', gate_offline: 'غير متصلة', gate_silent: 'صامتة',
+  scans_per_min: '{n} مسح/د', last_seen: 'آخر مسح {time}', never_seen: 'لا مسح بعد',
+  evac_title: 'عدّ الإخلاء', evac_inside: 'ما زالوا بالداخل', evac_by_type: 'حسب نوع التذكرة',
+  evac_tally: 'بدون تذكرة (عدّ)', evac_plus_tally: '+ {n} بدون تذكرة في الفضاءات (غير محسوبين في مجموع الموقع)', evac_no_types: 'التوزيع حسب نوع التذكرة غير متوفر: المجاميع فقط.',
+  alert_level: '{zone}: {level} — {pct}', alert_forecast: '{zone}: يمتلئ خلال {m} د تقريبا',
+  alert_silent: 'بوابات صامتة ({n}): {gates}', alert_since: 'منذ {time}',
+  no_live_role: 'هذا الرمز لا يسمح بمشاهدة اللوحة المباشرة.',
+});
+Object.assign(S.fr, {
+  title_board: 'Tableau en direct — crowdflow', view: 'Vue', view_live: 'Direct', view_evacuation: 'Évacuation',
+  kiosk: 'Écran mural', stale_title: 'Données périmées',
+  stale_reconnecting: 'Connexion au serveur perdue : nouvel essai dans {s} s.',
+  stale_connecting: 'Reconnexion au serveur…', stale_no_data: 'Aucune donnée depuis {s} s.',
+  alerts: 'Alertes', zones: 'Zones', zone: 'Zone',
+  in_per_min: 'entrées/min', out_per_min: 'sorties/min', minutes_to_full: 'plein dans',
+  minutes: '{n} min', mtf_now: '< 1 min', mtf_far: '> 4 h', updated_ago: 'mis à jour il y a {s} s', pct: '{n} %',
+  level_ok: 'Normal', level_warn: 'Vigilance', level_critical: 'Critique', level_full: 'Complet',
+  gates: 'Portes', gate_online: 'En ligne', gate_offline: 'Hors ligne', gate_silent: 'Silencieuse',
+  scans_per_min: '{n} scans/min', last_seen: 'dernier scan {time}', never_seen: 'aucun scan',
+  evac_title: "Décompte d'évacuation", evac_inside: 'Encore à l’intérieur', evac_by_type: 'Par type de billet',
+  evac_tally: 'Sans billet (comptage)', evac_plus_tally: '+ {n} comptés sans billet dans les zones (hors total du site)', evac_no_types: 'Répartition par type de billet indisponible : totaux seulement.',
+  alert_level: '{zone} : {level} — {pct}', alert_forecast: '{zone} : plein dans ≈ {m} min',
+  alert_silent: 'Portes silencieuses ({n}) : {gates}', alert_since: 'depuis {time}',
+  no_live_role: 'Ce jeton ne donne pas accès au tableau en direct.',
+});
+Object.assign(S.en, {
+  title_board: 'Live board — crowdflow', view: 'View', view_live: 'Live', view_evacuation: 'Evacuation',
+  kiosk: 'Wall screen', stale_title: 'Data out of date',
+  stale_reconnecting: 'Lost the server: trying again in {s} s.',
+  stale_connecting: 'Reconnecting to the server…', stale_no_data: 'No data for {s} s.',
+  alerts: 'Alerts', zones: 'Zones', zone: 'Zone',
+  in_per_min: 'in/min', out_per_min: 'out/min', minutes_to_full: 'full in',
+  minutes: '{n} min', mtf_now: '< 1 min', mtf_far: '> 4 h', updated_ago: 'updated {s} s ago', pct: '{n}%',
+  level_ok: 'OK', level_warn: 'Warning', level_critical: 'Critical', level_full: 'Full',
+  gates: 'Gates', gate_online: 'Online', gate_offline: 'Offline', gate_silent: 'Silent',
+  scans_per_min: '{n} scans/min', last_seen: 'last scan {time}', never_seen: 'no scan yet',
+  evac_title: 'Evacuation headcount', evac_inside: 'Still inside', evac_by_type: 'By ticket type',
+  evac_tally: 'Without ticket (tally)', evac_plus_tally: '+ {n} counted without ticket in the zones (not in the site total)', evac_no_types: 'No breakdown by ticket type: totals only.',
+  alert_level: '{zone}: {level} — {pct}', alert_forecast: '{zone}: full in ≈ {m} min',
+  alert_silent: 'Silent gates ({n}): {gates}', alert_since: 'since {time}',
+  no_live_role: 'This token may not see the live board.',
+});
+
 // The headline of each outcome, shown in all three languages at once on the
 // result screen: a gate worker reads whichever they read best.
 const WORDS = {
@@ -168,8 +222,9 @@ export function name(n, fallback = '') {
 
 // num formats a count: Western digits, no grouping (a count at a gate is
 // read at a glance, and "2.400" would read as two point four).
-export function num(n) {
-  return new Intl.NumberFormat(LOCALE[current] + '-u-nu-latn', { useGrouping: false }).format(n);
+// opts are more Intl.NumberFormat options (maximumFractionDigits for a rate).
+export function num(n, opts = {}) {
+  return new Intl.NumberFormat(LOCALE[current] + '-u-nu-latn', { useGrouping: false, ...opts }).format(n);
 }
 
 // time formats a moment as HH:mm, 24-hour, Western digits, in timeZone
