@@ -16,6 +16,16 @@ import (
 	"crowdflow/ledger/redisengine"
 )
 
+// TestMain lets the test binary be the live rows' child process too (see
+// liveChild), as the bench binary is.
+func TestMain(m *testing.M) {
+	if spec := os.Getenv(liveChildEnv); spec != "" {
+		os.Exit(liveChildMain(spec))
+	}
+	verifyScan = true // every update read is also decoded in full and compared
+	os.Exit(m.Run())
+}
+
 // ouarzazate is the event file, from the bench directory.
 const ouarzazate = "../configs/ouarzazate-2025.yaml"
 
@@ -89,6 +99,31 @@ func TestGatewayScansAreAcceptedEntries(t *testing.T) {
 	}
 }
 
+func TestLiveClientsSeeEveryScan(t *testing.T) {
+	g := mustGateway(t)
+	const clients = 7
+	got, err := g.live(clients, 500*time.Millisecond, true)
+	if err != nil {
+		t.Fatal(err) // a client that misses a scan, or sees seq go down, is an error
+	}
+	if got.verdict.n != 10 || got.verdict.concurrent != 1 {
+		t.Errorf("got %d verdicts from %d scanners, want 10 from 1", got.verdict.n, got.verdict.concurrent)
+	}
+	if got.dashboard.n != 10*clients || got.dashboard.concurrent != clients {
+		t.Errorf("got %d samples from %d clients, want %d from %d", got.dashboard.n, got.dashboard.concurrent, 10*clients, clients)
+	}
+	if got.dashboard.p50 <= 0 || got.dashboard.p99 < got.dashboard.p50 {
+		t.Errorf("got %+v: want ordered percentiles", got.dashboard)
+	}
+	entries, err := g.entries(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if entries != 10 {
+		t.Errorf("the ledger counted %d entries, want 10", entries)
+	}
+}
+
 func TestQuickRunRendersEveryRow(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "BENCHMARKS.md")
 	var stdout bytes.Buffer
@@ -107,12 +142,18 @@ func TestQuickRunRendersEveryRow(t *testing.T) {
 		"| Store.Scan, embedded, in memory | 50 |",
 		"| Store.Scan, embedded, journal fsynced | 1 |",
 		"- Gateway /ws/scan verdict, 1000 scans/s paced: 1000 scans;",
+		"| Gateway /ws/scan verdict, 20 scans/s paced, 20 live clients | 1 | 20 |",
+		"| Scan → /ws/live update, 20 scans/s, 20 live clients | 20 | 20 |",
+		"- Scan → /ws/live update, 20 scans/s, 20 live clients: 20 scans × 20 clients = 400 samples (every client saw every scan)",
+		"| live clients | RSS before → after (one process) |",
+		"\n| 20 | ",
+		"- Live clients: the file-descriptor limit",
 	} {
 		if !strings.Contains(table, want) {
 			t.Errorf("the table lacks %q:\n%s", want, table)
 		}
 	}
-	if got, want := strings.Count("\n"+table, "\n| "), 12; got != want {
+	if got, want := strings.Count("\n"+table, "\n| "), 17; got != want {
 		t.Errorf("got %d table lines, want %d:\n%s", got, want, table)
 	}
 	b, err := os.ReadFile(out)

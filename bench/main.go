@@ -3,11 +3,14 @@
 // on the same machine (this machine is shared and absolute times drift, so
 // the ratios are what to compare between runs).
 //
-//	go run ./bench [-quick] [-n 50000] [-c 50] [-gw-for 15s] [-gw-n 20000] [-out BENCHMARKS.md]
+//	go run ./bench [-quick] [-n 50000] [-c 50] [-gw-for 15s] [-gw-n 20000]
+//	               [-live 100,1000,5000] [-live-for 10s] [-out BENCHMARKS.md]
 //
 // It starts its own redis-server on a free loopback port in a temporary
 // directory and never touches any other Redis; the gateway it measures runs
-// in this process, on a loopback port, on that redis-server.
+// in this process, on a loopback port, on that redis-server. The live rows
+// also run this program again as a child that holds live clients, so that
+// the gateway's memory per client is measured alone.
 package main
 
 import (
@@ -33,6 +36,9 @@ import (
 )
 
 func main() {
+	if spec := os.Getenv(liveChildEnv); spec != "" {
+		os.Exit(liveChildMain(spec))
+	}
 	if err := run(os.Args[1:], os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
@@ -64,11 +70,13 @@ var loads = []load{{10, 20}, {100, 50}, {1000, 100}}
 
 // options are the flags of run.
 type options struct {
-	n, c   int           // scans per Store.Scan measurement, concurrent clients
-	gwFor  time.Duration // how long each paced gateway row offers its load
-	gwN    int           // scans of the closed-loop gateway row
-	config string        // the event file of the gateway
-	out    string        // file to append the table to; "" for none
+	n, c    int           // scans per Store.Scan measurement, concurrent clients
+	gwFor   time.Duration // how long each paced gateway row offers its load
+	gwN     int           // scans of the closed-loop gateway row
+	live    []int         // live clients of each scan → dashboard row
+	liveFor time.Duration // how long scans go out while they watch
+	config  string        // the event file of the gateway
+	out     string        // file to append the table to; "" for none
 }
 
 func run(args []string, stdout io.Writer) error {
@@ -80,18 +88,28 @@ func run(args []string, stdout io.Writer) error {
 	fs.IntVar(&o.gwN, "gw-n", 20000, "scans of the closed-loop gateway row")
 	fs.StringVar(&o.config, "config", "configs/ouarzazate-2025.yaml", "event file of the gateway")
 	fs.StringVar(&o.out, "out", "BENCHMARKS.md", "file to append the table to (\"\" for none)")
+	fs.DurationVar(&o.liveFor, "live-for", 10*time.Second, "how long scans go out while the live clients watch")
+	live := fs.String("live", "100,1000,5000", "live clients of each scan → dashboard row, comma-separated")
 	quick := fs.Bool("quick", false, "a smoke run of a few seconds: tiny counts, figures not worth recording")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	for _, f := range strings.Split(*live, ",") {
+		c, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || c < 1 {
+			return fmt.Errorf("-live %q: want numbers of clients, comma-separated", *live)
+		}
+		o.live = append(o.live, c)
+	}
 	if *quick {
 		o.n, o.gwFor, o.gwN = 1000, time.Second, 500
+		o.live, o.liveFor = []int{20}, time.Second
 	}
-	rows, err := measureAll(o)
+	rows, mem, err := measureAll(o)
 	if err != nil {
 		return err
 	}
-	table := render(rows)
+	table := render(rows) + mem
 	fmt.Fprint(stdout, table)
 	if o.out == "" {
 		return nil
@@ -105,56 +123,56 @@ func run(args []string, stdout io.Writer) error {
 	return err
 }
 
-// measureAll takes every measurement of the table, in its order.
-func measureAll(o options) ([]row, error) {
+// measureAll takes every measurement of the table, in its order; it also
+// returns the table of memory per live client.
+func measureAll(o options) (rows []row, mem string, err error) {
 	n, c := o.n, o.c
 	ctx := context.Background()
 	srv, err := startRedis()
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	defer srv.stop()
 
 	eng, err := redisengine.Open(ctx, "redis://"+srv.addr+"/0")
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	defer eng.Close()
 	st, sc, err := benchStore(eng)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 
 	// The reference: redis-benchmark calling the very same script by EVALSHA
 	// with the same keys and arguments, a new scan id and ticket each call.
 	sha, err := eng.Client().ScriptLoad(ctx, ledger.ScanScript.Source).Result()
 	if err != nil {
-		return nil, fmt.Errorf("script load: %w", err)
+		return nil, "", fmt.Errorf("script load: %w", err)
 	}
 	keys, argv := scanArgs(sc)
 	cmd := append([]string{"EVALSHA", sha, strconv.Itoa(len(keys))}, keys...)
 	cmd = append(cmd, argv...)
 	raw, err := redisBenchmark(srv.addr, n, c, cmd)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	rawOne, err := redisBenchmark(srv.addr, n/10, 1, cmd)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	const refName = "redis-benchmark EVALSHA scan.lua"
-	var rows []row
 	for _, conc := range []int{c, 1} {
 		ref, count := raw, n
 		if conc == 1 {
 			ref, count = rawOne, n/10
 		}
 		if err := eng.Client().FlushAll(ctx).Err(); err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		got, err := scans(ctx, st, sc, count, conc)
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		rows = append(rows, row{what: "Store.Scan, Redis (go-redis, EVALSHA)", ref: refName, got: got, base: ref})
 	}
@@ -165,13 +183,25 @@ func measureAll(o options) ([]row, error) {
 	// script's own latency with one client (what the gateway adds to it);
 	// the closed loop against redis-benchmark with as many clients.
 	if err := eng.Client().FlushAll(ctx).Err(); err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	gwRows, err := gatewayRows(o, eng, rawOne, raw)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	rows = append(rows, gwRows...)
+
+	// Scan → dashboard: a fresh gateway on the same redis-server, with
+	// 100 to 5,000 live clients watching while scans go out at 20/s.
+	if err := eng.Client().FlushAll(ctx).Err(); err != nil {
+		return nil, "", err
+	}
+	liveRs, liveRes, fdNote, err := liveRows(o, eng, rawOne)
+	if err != nil {
+		return nil, "", err
+	}
+	rows = append(rows, liveRs...)
+	mem = renderMemory(liveRes, fdNote)
 
 	// The embedded store runs the same script in process: in memory (a
 	// demo), and with its journal fsynced before each verdict (a venue).
@@ -184,16 +214,16 @@ func measureAll(o options) ([]row, error) {
 			dir := ""
 			if journal {
 				if dir, err = os.MkdirTemp("", "crowdflow-bench-embedded-"); err != nil {
-					return nil, err
+					return nil, "", err
 				}
 			}
 			emb, err := embedded.Open(embedded.Options{Dir: dir})
 			if err != nil {
-				return nil, err
+				return nil, "", err
 			}
 			est, esc, err := benchStore(emb)
 			if err != nil {
-				return nil, err
+				return nil, "", err
 			}
 			got, err := scans(ctx, est, esc, count, conc)
 			emb.Close()
@@ -201,7 +231,7 @@ func measureAll(o options) ([]row, error) {
 				os.RemoveAll(dir)
 			}
 			if err != nil {
-				return nil, err
+				return nil, "", err
 			}
 			what := "Store.Scan, embedded, in memory"
 			if journal {
@@ -214,7 +244,7 @@ func measureAll(o options) ([]row, error) {
 			rows = append(rows, row{what: what, ref: refName, got: got, base: ref})
 		}
 	}
-	return rows, nil
+	return rows, mem, nil
 }
 
 // gatewayRows measures one gateway on eng: a short warm-up (not recorded),

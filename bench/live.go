@@ -1,0 +1,677 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"runtime"
+	"runtime/debug"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"crowdflow/ledger"
+	"crowdflow/token"
+)
+
+// The live rows (issue 4): scan → dashboard latency and memory per live
+// client, on one gateway.
+const (
+	// liveRate is the scans per second sent while the live clients watch:
+	// twice the fair's peak at the entrance, one scanner, one scan at a time.
+	liveRate = 20.0
+	// liveDialers is how many live clients connect at once: under the
+	// listen backlog, so that no SYN is dropped and retried a second later.
+	liveDialers = 64
+	// liveCatchUp bounds the wait, after the last scan, for every client
+	// to see it: a client that has not by then is an error.
+	liveCatchUp = 15 * time.Second
+	// liveChildEnv, when set ("addr clients root token"), makes the process
+	// a child that only holds live clients for the gateway's memory figure.
+	liveChildEnv = "CROWDFLOW_BENCH_LIVE_CHILD"
+	// g4Budget is goal G4's memory per dashboard client: 256 MiB for 2,000.
+	g4Budget = 256 << 20 / 2000
+)
+
+// liveLoads are the numbers of live clients of the full run.
+var liveLoads = []int{100, 1000, 5000}
+
+// liveUpdate is what the bench reads of a /ws/live message.
+type liveUpdate struct {
+	Type  string `json:"type"`
+	Seq   int64  `json:"seq"`
+	Zones []struct {
+		ID      string `json:"id"`
+		Entries int    `json:"entries"`
+	} `json:"zones"`
+}
+
+// arrival is when a live client read a message in which the root zone's
+// entries had grown to entries.
+type arrival struct {
+	entries int
+	at      int64 // Unix nanoseconds
+}
+
+// watcher is one dashboard: a gorilla websocket client on /ws/live with a
+// security token. Its reader records each growth of the root zone's entries.
+type watcher struct {
+	ws       *websocket.Conn
+	root     string
+	base     int          // the root zone's entries in the snapshot
+	last     atomic.Int64 // the root zone's entries in the latest message
+	arrivals []arrival    // written by the reader; read once it has ended
+	closing  atomic.Bool
+	err      error // the reader's, when not closing; read once it has ended
+	done     chan struct{}
+}
+
+// liveToken signs a security token, which may watch the live stream.
+func liveToken(secret []byte) (string, error) {
+	now := time.Now()
+	return token.Sign(secret, token.Claims{Role: token.Security, Subject: "bench-live",
+		Issued: now.Unix(), Expires: now.Add(time.Hour).Unix()})
+}
+
+// dialWatcher connects one live client and reads its snapshot; its reader
+// then runs until the connection ends.
+func dialWatcher(addr, tok, root string) (*watcher, error) {
+	d := websocket.Dialer{HandshakeTimeout: replyWait}
+	ws, _, err := d.Dial("ws://"+addr+"/ws/live", http.Header{"Authorization": {"Bearer " + tok}})
+	if err != nil {
+		return nil, fmt.Errorf("dial /ws/live: %w", err)
+	}
+	w := &watcher{ws: ws, root: root, done: make(chan struct{})}
+	_ = ws.SetReadDeadline(time.Now().Add(replyWait))
+	_, b, err := ws.ReadMessage()
+	var m liveUpdate
+	if err == nil {
+		err = json.Unmarshal(b, &m)
+	}
+	if err == nil && m.Type != "snapshot" {
+		err = fmt.Errorf("first message %q, want a snapshot", m.Type)
+	}
+	if err != nil {
+		ws.Close()
+		return nil, fmt.Errorf("/ws/live snapshot: %w", err)
+	}
+	w.base = -1
+	for _, z := range m.Zones {
+		if z.ID == root {
+			w.base = z.Entries
+		}
+	}
+	if w.base < 0 {
+		ws.Close()
+		return nil, fmt.Errorf("/ws/live snapshot: no zone %s", root)
+	}
+	w.last.Store(int64(w.base))
+	_ = ws.SetReadDeadline(time.Time{}) // the gateway pings; gorilla answers
+	go w.read(m.Seq)
+	return w, nil
+}
+
+// read records when the root zone's entries grew; seq must never go down.
+// It reads each message into one reused buffer and picks seq and the root
+// zone's entries out of it without decoding the rest (scanUpdate), so that
+// 5,000 clients in the gateway's process cost it as little as they can.
+func (w *watcher) read(seq int64) {
+	defer close(w.done)
+	var buf bytes.Buffer
+	idKey := []byte(`{"id":` + strconv.Quote(w.root) + `,`)
+	for {
+		_, r, err := w.ws.NextReader()
+		if err == nil {
+			buf.Reset()
+			_, err = buf.ReadFrom(r)
+		}
+		if err != nil {
+			if !w.closing.Load() {
+				w.err = err
+			}
+			return
+		}
+		at := time.Now().UnixNano()
+		s, entries, err := scanUpdate(buf.Bytes(), idKey)
+		if err == nil && verifyScan {
+			err = checkScan(buf.Bytes(), w.root, s, entries)
+		}
+		if err == nil && s < seq {
+			err = fmt.Errorf("seq %d after seq %d, want it not lower", s, seq)
+		}
+		if err != nil {
+			w.err = err
+			return
+		}
+		seq = s
+		if entries > w.last.Load() {
+			w.arrivals = append(w.arrivals, arrival{entries: int(entries), at: at})
+			w.last.Store(entries)
+		}
+	}
+}
+
+// updatePrefix is how every update begins: its type, then its seq
+// (gateway's liveMessage field order).
+var updatePrefix = []byte(`{"type":"update","seq":`)
+
+// scanUpdate reads an update's seq and the entries of the zone whose object
+// begins with idKey, -1 when the update does not carry that zone.
+func scanUpdate(b, idKey []byte) (seq, entries int64, err error) {
+	rest, ok := bytes.CutPrefix(b, updatePrefix)
+	if !ok {
+		return 0, 0, fmt.Errorf("got %.60q, want an update", b)
+	}
+	if seq, _, err = leadingInt(rest); err != nil {
+		return 0, 0, fmt.Errorf("update seq: %w", err)
+	}
+	entries = -1
+	if i := bytes.Index(b, idKey); i >= 0 {
+		zone := b[i+len(idKey):]
+		if end := bytes.Index(zone, []byte(`{"id":`)); end >= 0 {
+			zone = zone[:end] // the next zone
+		}
+		_, v, ok := bytes.Cut(zone, []byte(`"entries":`))
+		if !ok {
+			return 0, 0, fmt.Errorf("update zone %s: no entries", idKey)
+		}
+		if entries, _, err = leadingInt(v); err != nil {
+			return 0, 0, fmt.Errorf("update zone %s entries: %w", idKey, err)
+		}
+	}
+	return seq, entries, nil
+}
+
+// verifyScan makes every watcher check scanUpdate against a full decoding
+// of each update (the tests set it).
+var verifyScan bool
+
+// checkScan decodes update b and compares it with what scanUpdate read.
+func checkScan(b []byte, root string, seq, entries int64) error {
+	var m liveUpdate
+	if err := json.Unmarshal(b, &m); err != nil {
+		return err
+	}
+	want := int64(-1)
+	for _, z := range m.Zones {
+		if z.ID == root {
+			want = int64(z.Entries)
+		}
+	}
+	if m.Type != "update" || m.Seq != seq || want != entries {
+		return fmt.Errorf("scanUpdate read seq %d, %s entries %d of %s; want %s seq %d entries %d", seq, root, entries, b, m.Type, m.Seq, want)
+	}
+	return nil
+}
+
+// leadingInt parses the digits at the start of b.
+func leadingInt(b []byte) (int64, []byte, error) {
+	i := 0
+	for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+		i++
+	}
+	n, err := strconv.ParseInt(string(b[:i]), 10, 64)
+	return n, b[i:], err
+}
+
+// dialWatchers connects n live clients, liveDialers at a time; on error it
+// closes those it opened.
+func dialWatchers(addr, tok, root string, n int) ([]*watcher, error) {
+	ws := make([]*watcher, n)
+	var next atomic.Int64
+	var firstErr error
+	var once sync.Once
+	var wg sync.WaitGroup
+	for range min(liveDialers, n) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
+				w, err := dialWatcher(addr, tok, root)
+				if err != nil {
+					once.Do(func() { firstErr = fmt.Errorf("live client %d of %d: %w", i+1, n, err) })
+					next.Store(int64(n)) // stop the others
+					return
+				}
+				ws[i] = w
+			}
+		}()
+	}
+	wg.Wait()
+	if firstErr != nil {
+		closeWatchers(slices.DeleteFunc(ws, func(w *watcher) bool { return w == nil }))
+		return nil, firstErr
+	}
+	return ws, nil
+}
+
+// closeWatchers says goodbye on every connection, waits (a few seconds at
+// most) for the gateway's close frames, and closes.
+func closeWatchers(ws []*watcher) {
+	for _, w := range ws {
+		w.closing.Store(true)
+		_ = w.ws.WriteControl(websocket.CloseMessage,
+			websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
+	}
+	deadline := time.NewTimer(5 * time.Second)
+	defer deadline.Stop()
+	for _, w := range ws {
+		select {
+		case <-w.done:
+		case <-deadline.C:
+		}
+		_ = w.ws.Close()
+	}
+	for _, w := range ws {
+		<-w.done
+	}
+}
+
+// memory is this process's resident set and Go heap and stacks, after a
+// collection that also returns the free pages to the system, so that what
+// remains is what is held.
+type memory struct{ rss, heap, stack int64 }
+
+func memNow() (memory, error) {
+	debug.FreeOSMemory()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	rss, err := vmRSS("/proc/self/status")
+	return memory{rss: rss, heap: int64(ms.HeapInuse), stack: int64(ms.StackInuse)}, err
+}
+
+// vmRSS reads VmRSS, in bytes, from a /proc/PID/status file.
+func vmRSS(path string) (int64, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, err
+	}
+	for line := range strings.Lines(string(b)) {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			f := strings.Fields(v) // "12345 kB"
+			if len(f) == 2 && f[1] == "kB" {
+				kb, err := strconv.ParseInt(f[0], 10, 64)
+				return kb << 10, err
+			}
+		}
+	}
+	return 0, fmt.Errorf("%s: no VmRSS", path)
+}
+
+func (m memory) sub(o memory) memory {
+	return memory{rss: m.rss - o.rss, heap: m.heap - o.heap, stack: m.stack - o.stack}
+}
+
+// raiseFDLimit makes sure this process may hold need file descriptors,
+// raising the soft limit (and the hard one, which only root may) when it
+// is lower. It says what it did, "" when nothing.
+func raiseFDLimit(need uint64) (string, error) {
+	var r syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &r); err != nil {
+		return "", err
+	}
+	if r.Cur >= need {
+		return "", nil
+	}
+	was := r
+	r.Cur = need
+	r.Max = max(r.Max, need)
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &r); err != nil {
+		return "", fmt.Errorf("%d live clients need %d file descriptors; the limit is %d (hard %d): %w",
+			need/2, need, was.Cur, was.Max, err)
+	}
+	return fmt.Sprintf("the file-descriptor limit was raised from %d (hard %d) to %d with setrlimit", was.Cur, was.Max, need), nil
+}
+
+// fdSpare is the file descriptors the bench needs besides the live
+// clients' (redis, scanners, files).
+const fdSpare = 256
+
+// liveResult is one load of the live rows.
+type liveResult struct {
+	clients        int
+	dashboard      result // scan sent → update read, over every client and scan
+	verdict        result // the same scans' verdicts
+	mem            memory // in process: both ends of every connection
+	before, after  memory
+	server, client memory // clients in a child process: the gateway alone, and the child
+	dial           time.Duration
+}
+
+// live opens clients live clients on g, measures what they hold, sends
+// scans at liveRate for d and times each one to every client; then it
+// measures the gateway alone with the clients in a child process (unless
+// noChild).
+func (g *gatewayBench) live(clients int, d time.Duration, noChild bool) (liveResult, error) {
+	res := liveResult{clients: clients}
+	tok, err := liveToken(g.secret)
+	if err != nil {
+		return res, err
+	}
+	root := g.ev.Root().ID
+	n := max(int(liveRate*d.Seconds()), 1)
+	payloads, err := g.tickets(n)
+	if err != nil {
+		return res, err
+	}
+	sc, err := g.dial(0)
+	if err != nil {
+		return res, err
+	}
+	defer sc.close()
+
+	if res.before, err = memNow(); err != nil {
+		return res, err
+	}
+	t0 := time.Now()
+	ws, err := dialWatchers(g.addr, tok, root, clients)
+	if err != nil {
+		return res, err
+	}
+	res.dial = time.Since(t0)
+	closed := false
+	defer func() {
+		if !closed {
+			closeWatchers(ws)
+		}
+	}()
+	if res.after, err = memNow(); err != nil {
+		return res, err
+	}
+	res.mem = res.after.sub(res.before)
+
+	// The scans: one scanner, one scan at a time, scan k due at
+	// start + k/liveRate; each timed from when it was sent.
+	e0, err := g.entries(context.Background())
+	if err != nil {
+		return res, err
+	}
+	sent := make([]int64, n)
+	verdicts := make([]time.Duration, n)
+	start := time.Now().Add(20 * time.Millisecond)
+	for k := range n {
+		time.Sleep(time.Until(start.Add(time.Duration(float64(k) / liveRate * float64(time.Second)))))
+		t := time.Now()
+		sent[k] = t.UnixNano()
+		if err := sc.scan(payloads[k]); err != nil {
+			return res, err
+		}
+		verdicts[k] = time.Since(t)
+	}
+	elapsed := max(time.Since(start), time.Duration(float64(n)/liveRate*float64(time.Second)))
+	res.verdict = percentiles(verdicts, elapsed, 1)
+
+	// Every client must see every scan.
+	want := e0 + n
+	for deadline := time.Now().Add(liveCatchUp); ; time.Sleep(20 * time.Millisecond) {
+		behind := 0
+		for _, w := range ws {
+			if w.last.Load() < int64(want) {
+				behind++
+			}
+		}
+		if behind == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			closed = true
+			closeWatchers(ws)
+			return res, fmt.Errorf("%d of %d live clients did not see the site's entries reach %d within %s of the last scan (first error: %v)",
+				behind, clients, want, liveCatchUp, firstWatcherErr(ws))
+		}
+	}
+	closed = true
+	closeWatchers(ws)
+	if err := firstWatcherErr(ws); err != nil {
+		return res, fmt.Errorf("live client: %w", err)
+	}
+	lat := make([]time.Duration, 0, n*clients)
+	for i, w := range ws {
+		j := 0
+		for k := range n {
+			for j < len(w.arrivals) && w.arrivals[j].entries < e0+k+1 {
+				j++
+			}
+			if j == len(w.arrivals) {
+				return res, fmt.Errorf("live client %d: no update covers scan %d", i, k)
+			}
+			lat = append(lat, time.Duration(w.arrivals[j].at-sent[k]))
+		}
+	}
+	res.dashboard = percentiles(lat, elapsed, clients)
+	res.dashboard.rps = float64(n) / elapsed.Seconds()
+	if noChild {
+		return res, nil
+	}
+	res.server, res.client, err = g.liveChild(tok, root, clients)
+	return res, err
+}
+
+func firstWatcherErr(ws []*watcher) error {
+	for _, w := range ws {
+		select {
+		case <-w.done:
+			if w.err != nil {
+				return w.err
+			}
+		default:
+		}
+	}
+	return nil
+}
+
+// liveChild holds clients live clients in a child process (this program
+// again, with liveChildEnv set) and returns what this process, the gateway,
+// and the child grew by once they are all connected and have their
+// snapshot.
+func (g *gatewayBench) liveChild(tok, root string, clients int) (server, client memory, err error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return server, client, err
+	}
+	before, err := memNow()
+	if err != nil {
+		return server, client, err
+	}
+	cmd := exec.Command(exe)
+	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s %d %s %s", liveChildEnv, g.addr, clients, root, tok))
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return server, client, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return server, client, err
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		return server, client, err
+	}
+	line := make(chan string, 1)
+	go func() {
+		s, _ := bufio.NewReader(stdout).ReadString('\n')
+		line <- s
+		_, _ = io.Copy(io.Discard, stdout)
+	}()
+	fail := func(err error) (memory, memory, error) {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		return memory{}, memory{}, fmt.Errorf("live child: %w: %s", err, strings.TrimSpace(stderr.String()))
+	}
+	var ready string
+	select {
+	case ready = <-line:
+	case <-time.After(2 * time.Minute):
+		return fail(errors.New("not ready within 2 minutes"))
+	}
+	var cb, ca memory
+	if _, err := fmt.Sscanf(ready, "ready %d %d %d %d %d %d", &cb.rss, &cb.heap, &cb.stack, &ca.rss, &ca.heap, &ca.stack); err != nil {
+		return fail(fmt.Errorf("said %q: %w", ready, err))
+	}
+	after, err := memNow()
+	if err != nil {
+		return fail(err)
+	}
+	stdin.Close() // the child's cue to close its clients and end
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err = <-done:
+	case <-time.After(30 * time.Second):
+		_ = cmd.Process.Kill()
+		err = errors.Join(errors.New("did not end within 30 s"), <-done)
+	}
+	if err != nil {
+		return memory{}, memory{}, fmt.Errorf("live child: %w: %s", err, strings.TrimSpace(stderr.String()))
+	}
+	return after.sub(before), ca.sub(cb), nil
+}
+
+// liveChildMain is the child of liveChild: it connects the live clients,
+// says "ready" with its memory before and after, and closes them when its
+// stdin ends. It returns the exit code.
+func liveChildMain(spec string) int {
+	f := strings.Fields(spec)
+	if len(f) != 4 {
+		fmt.Fprintf(os.Stderr, "%s: %q, want addr clients root token\n", liveChildEnv, spec)
+		return 2
+	}
+	n, err := strconv.Atoi(f[1])
+	if err == nil {
+		_, err = raiseFDLimit(uint64(n) + fdSpare)
+	}
+	var before, after memory
+	if err == nil {
+		before, err = memNow()
+	}
+	var ws []*watcher
+	if err == nil {
+		ws, err = dialWatchers(f[0], f[3], f[2], n)
+	}
+	if err == nil {
+		after, err = memNow()
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	fmt.Printf("ready %d %d %d %d %d %d\n", before.rss, before.heap, before.stack, after.rss, after.heap, after.stack)
+	_, _ = io.Copy(io.Discard, os.Stdin)
+	closeWatchers(ws)
+	if err := firstWatcherErr(ws); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return 0
+}
+
+// liveRows measures a fresh gateway on eng with each number of live
+// clients: its rows of the table (the verdicts of the scans, then the
+// dashboard latency), the memory table, and its notes.
+func liveRows(o options, eng ledger.Engine, paceRef result) ([]row, []liveResult, string, error) {
+	const refName = "redis-benchmark EVALSHA scan.lua"
+	need := uint64(2*slices.Max(o.live)) + fdSpare // both ends of each connection
+	fdNote, err := raiseFDLimit(need)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	var lim syscall.Rlimit
+	_ = syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim)
+	if fdNote == "" {
+		fdNote = fmt.Sprintf("the file-descriptor limit (%d) already allowed them, not raised", lim.Cur)
+	}
+	load0 := loadAvg()
+	g, err := startGateway(o.config, eng)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	stopped := false
+	defer func() {
+		if !stopped {
+			_ = g.stop()
+		}
+	}()
+	// Warm-up: the scanner path and go-redis's pool.
+	if _, err := g.closed(50, 5); err != nil {
+		return nil, nil, "", fmt.Errorf("live warm-up: %w", err)
+	}
+	total := 50
+	var rows []row
+	var res []liveResult
+	for _, clients := range o.live {
+		r, err := g.live(clients, o.liveFor, false)
+		if err != nil {
+			return nil, nil, "", fmt.Errorf("%d live clients: %w", clients, err)
+		}
+		total += r.verdict.n
+		res = append(res, r)
+		vWhat := fmt.Sprintf("Gateway /ws/scan verdict, %g scans/s paced, %d live clients", liveRate, clients)
+		dWhat := fmt.Sprintf("Scan → /ws/live update, %g scans/s, %d live clients", liveRate, clients)
+		rows = append(rows,
+			row{what: vWhat, ref: refName, got: r.verdict, base: paceRef},
+			row{what: dWhat, ref: "the same scans' /ws/scan verdict", got: r.dashboard, base: r.verdict,
+				note: fmt.Sprintf("%s: %d scans × %d clients = %d samples (every client saw every scan); the %d clients connected and read their snapshot in %.1f s.",
+					dWhat, r.verdict.n, clients, r.dashboard.n, clients, r.dial.Seconds())})
+	}
+	entries, err := g.entries(context.Background())
+	if err != nil {
+		return nil, nil, "", err
+	}
+	if entries != total {
+		return nil, nil, "", fmt.Errorf("live: the ledger counted %d entries, want %d", entries, total)
+	}
+	stopped = true
+	if err := g.stop(); err != nil {
+		return nil, nil, "", fmt.Errorf("gateway shutdown: %w", err)
+	}
+	fdNote += fmt.Sprintf("; the machine's load average (1 min, %d cores) was %s as they began and %s as they ended",
+		runtime.NumCPU(), load0, loadAvg())
+	return rows, res, fdNote, nil
+}
+
+// loadAvg is the machine's 1-minute load average, "?" when unknown.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if f := strings.Fields(string(b)); err == nil && len(f) > 0 {
+		return f[0]
+	}
+	return "?"
+}
+
+// renderMemory is the table of memory per live client.
+func renderMemory(res []liveResult, fdNote string) string {
+	if len(res) == 0 {
+		return ""
+	}
+	kib := func(b int64, n int) string { return fmt.Sprintf("%.1f KiB", float64(b)/float64(n)/1024) }
+	mib := func(b int64) string { return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20)) }
+	var b strings.Builder
+	b.WriteString("\n| live clients | RSS before → after (one process) | RSS / client, both ends | HeapInuse / client, both ends | stacks / client, both ends | RSS / client, gateway alone | HeapInuse / client, gateway alone | RSS / client, client process | reference: G4 budget / client | ratio (gateway alone) |\n")
+	b.WriteString("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+	for _, r := range res {
+		fmt.Fprintf(&b, "| %d | %s → %s | %s | %s | %s | %s | %s | %s | %s | %.2f |\n", r.clients,
+			mib(r.before.rss), mib(r.after.rss), kib(r.mem.rss, r.clients), kib(r.mem.heap, r.clients),
+			kib(r.mem.stack, r.clients), kib(r.server.rss, r.clients), kib(r.server.heap, r.clients),
+			kib(r.client.rss, r.clients), kib(g4Budget, 1), float64(r.server.rss)/float64(r.clients)/g4Budget)
+	}
+	fmt.Fprintf(&b, "\n- Live clients: %s.\n", fdNote)
+	return b.String()
+}
