@@ -478,6 +478,13 @@ func (t *tailer) note(e ledger.Entry) {
 		switch {
 		case e.Applied > 0:
 			t.flows = append(t.flows, flow{at: e.At, zone: e.Zone, in: e.Applied})
+			// Those not moved from the parent's tally balance entered every
+			// zone above too (docs/rules.md, "Tallies").
+			if z := ev.Zone(e.Zone); z != nil && e.Applied > e.Moved {
+				for _, a := range z.Ancestors() {
+					t.flows = append(t.flows, flow{at: e.At, zone: a.ID, in: e.Applied - e.Moved})
+				}
+			}
 		case e.Applied < 0:
 			t.flows = append(t.flows, flow{at: e.At, zone: e.Zone, out: -e.Applied})
 		}

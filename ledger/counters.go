@@ -12,12 +12,12 @@ import (
 
 // Counters are the live figures of one zone.
 type Counters struct {
-	Occupancy int // tickets inside it or a zone within it, plus its tally balance
+	Occupancy int // tickets inside it or a zone within it, plus the tally balances of it and the zones within it
 	Entries   int // tickets that came in
 	Exits     int // tickets that went out
 	TallyIn   int
 	TallyOut  int
-	Tally     int                  // the tally balance: TallyIn − TallyOut, less what was clamped
+	Tally     int                  // its own tally balance: people counted by tally in it and not in a zone within it
 	ByType    map[string]int       // occupants with a ticket, by ticket type
 	Refusals  map[checkin.Code]int // refused entries by code
 }
@@ -121,6 +121,7 @@ type Entry struct {
 	From, To  string // a scan's place before and after
 	Delta     int    // a tally's requested delta
 	Applied   int    // a tally's applied delta
+	Moved     int    // a tally's people moved from (+) or to (-) the parent zone's tally balance
 	At        time.Time
 	DeviceAt  time.Time
 }
@@ -206,6 +207,8 @@ func decodeEntry(id string, fields []string) Entry {
 			e.Delta, _ = strconv.Atoi(v)
 		case "applied":
 			e.Applied, _ = strconv.Atoi(v)
+		case "moved":
+			e.Moved, _ = strconv.Atoi(v)
 		case "at":
 			e.At = fromMillis(v)
 		case "device_at":
@@ -249,14 +252,28 @@ func Recount(zones []Zone, log []Entry) map[string]*Counters {
 			if c == nil {
 				continue
 			}
-			c.Tally += e.Applied
-			if e.Applied > 0 {
-				c.TallyIn += e.Applied
-			} else {
-				c.TallyOut -= e.Applied
-			}
 			if e.Code != checkin.Accepted {
 				c.Refusals[e.Code]++
+			}
+			c.Tally += e.Applied
+			p := out[parent[e.Zone]]
+			switch {
+			case e.Applied > 0:
+				c.TallyIn += e.Applied
+				if p != nil {
+					p.Tally -= e.Moved
+				}
+				// those not moved from the parent's balance entered every zone above
+				for _, a := range ancestry(parent[e.Zone]) {
+					if ac := out[a]; ac != nil {
+						ac.TallyIn += e.Applied - e.Moved
+					}
+				}
+			case e.Applied < 0:
+				c.TallyOut -= e.Applied
+				if p != nil {
+					p.Tally -= e.Applied
+				}
 			}
 		case "scan":
 			if e.Code != checkin.Accepted {
@@ -300,8 +317,12 @@ func Recount(zones []Zone, log []Entry) map[string]*Counters {
 			}
 		}
 	}
-	for _, c := range out {
-		c.Occupancy += c.Tally
+	for z, c := range out {
+		for _, a := range ancestry(z) {
+			if ac := out[a]; ac != nil {
+				ac.Occupancy += c.Tally
+			}
+		}
 	}
 	return out
 }

@@ -95,7 +95,7 @@ type Store struct {
 	loc   *time.Location
 	keys  keys
 	zones map[string]Zone
-	tree  []string // ARGV tail of scan.lua: n, then id, parent, capacity per zone
+	tree  []string // ARGV tail of scan.lua and tally.lua: n, then id, parent, capacity per zone
 }
 
 var _ interface {
@@ -163,7 +163,7 @@ type Scan struct {
 }
 
 // Tally is a count of people without tickets: Delta people into (>0) or out
-// of (<0) Zone.
+// of (<0) Zone, across its boundary with its parent (docs/rules.md, "Tallies").
 type Tally struct {
 	ID       string
 	Device   string
@@ -255,7 +255,7 @@ func (s *Store) Tally(ctx context.Context, t Tally) (Verdict, error) {
 	if err := validID(t.ID); err != nil {
 		return Verdict{}, err
 	}
-	z, ok := s.zones[t.Zone]
+	_, ok := s.zones[t.Zone]
 	if !ok {
 		return Verdict{}, fmt.Errorf("%w: unknown zone %q", ErrInvalid, t.Zone)
 	}
@@ -267,9 +267,11 @@ func (s *Store) Tally(ctx context.Context, t Tally) (Verdict, error) {
 	}
 	local := t.At.In(s.loc)
 	keys := []string{s.keys.scans, s.keys.log, s.keys.zones, s.keys.day(local.Format(time.DateOnly))}
-	res, err := s.eng.Eval(ctx, TallyScript, keys, t.ID, t.Device, t.Gate, t.Zone,
-		strconv.Itoa(t.Delta), flag01(t.Force), t.Flags.String(), millis(t.At), millis(t.DeviceAt),
-		local.Format("15"), strconv.Itoa(z.Capacity))
+	args := make([]string, 0, 10+len(s.tree))
+	args = append(args, t.ID, t.Device, t.Gate, t.Zone, strconv.Itoa(t.Delta), flag01(t.Force),
+		t.Flags.String(), millis(t.At), millis(t.DeviceAt), local.Format("15"))
+	args = append(args, s.tree...)
+	res, err := s.eng.Eval(ctx, TallyScript, keys, args...)
 	if err != nil {
 		return Verdict{}, fmt.Errorf("tally %s: %w", t.ID, err)
 	}

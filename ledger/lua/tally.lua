@@ -1,9 +1,10 @@
--- tally.lua: apply one tally (+n or -n people on a zone, without tickets), atomically.
+-- tally.lua: apply one tally (+n or -n people without tickets across a zone's boundary),
+-- atomically (docs/rules.md, "Tallies").
 --
 -- KEYS[1] scans  hash    tally id -> its first verdict (tally and scan ids share one space)
 -- KEYS[2] log    stream  the event log
--- KEYS[3] zones  hash    live counters (see scan.lua); a tally moves "<zone>|tally", "|occ",
---                        "|tin", "|tout"
+-- KEYS[3] zones  hash    live counters (see scan.lua): "<zone>|tally" (its own tally balance),
+--                        "|occ", "|tin", "|tout", and "|seq"
 -- KEYS[4] day    hash    the day's counters: "<zone>|tin", "|tout", "|peak", "|peak_at",
 --                        "<zone>|h<HH>|tin", "|tout", "|occ"
 --
@@ -11,17 +12,17 @@
 -- ARGV[5] delta, a non-zero integer   ARGV[6] force: 1 | 0
 -- ARGV[7] flags set by the caller, comma-separated
 -- ARGV[8] decision time, ms   ARGV[9] the device's time, ms   ARGV[10] hour "00".."23"
--- ARGV[11] the zone's capacity
+-- ARGV[11] n, the number of zones, then n triples: zone id, parent id ("" for the root), capacity
 --
--- A tally counts only in its own zone. +n is refused with zone_full when it would pass the
--- capacity, unless forced; -n is never refused and lowers the tally balance by at most the
--- balance (flag clamped), so no count goes below zero.
+-- +n moves people from the parent's tally balance into the zone; those the parent's balance does
+-- not hold were in the parent uncounted, and enter it and every zone above it too
+-- (implicit_entry). -n moves at most the zone's own balance to the parent's (or outside, from the
+-- root): never refused, never below zero (clamped).
 -- Returns {code, flags, zone, occupancy, capacity, replayed 0|1}.
 
 local scans, log, zones, day = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local id, device, gate, z = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-local delta, force, at, devat, hour, cap =
-  tonumber(ARGV[5]), ARGV[6] == '1', ARGV[8], ARGV[9], ARGV[10], tonumber(ARGV[11])
+local delta, force, at, devat, hour = tonumber(ARGV[5]), ARGV[6] == '1', ARGV[8], ARGV[9], ARGV[10]
 
 local first = redis.call('HGET', scans, id)
 if first then
@@ -30,37 +31,74 @@ if first then
   return {code, flags, zone, tonumber(occ), tonumber(c), 1}
 end
 
+local parent, capacity = {}, {}
+for i = 0, tonumber(ARGV[11]) - 1 do
+  local zone = ARGV[12 + 3 * i]
+  parent[zone] = ARGV[13 + 3 * i]
+  capacity[zone] = tonumber(ARGV[14 + 3 * i])
+end
+local p = parent[z]
+
 local flags = {}
 for f in string.gmatch(ARGV[7], '[^,]+') do flags[f] = true end
 
-local code, applied = 'accepted', 0
-local occ = tonumber(redis.call('HGET', zones, z .. '|occ') or '0')
-if delta > 0 then
-  if occ + delta > cap then
-    if force then flags['forced'] = true else code = 'zone_full' end
-  end
-  if code == 'accepted' then applied = delta end
-else
-  local balance = tonumber(redis.call('HGET', zones, z .. '|tally') or '0')
-  applied = 0 - math.min(-delta, balance) -- "0 -", not "-": no negative zero in the log
-  if applied ~= delta then flags['clamped'] = true end
+local function get(field)
+  return tonumber(redis.call('HGET', zones, field) or '0')
 end
 
-if applied ~= 0 then
-  local what = 'tin'
-  if applied < 0 then what = 'tout' end
-  redis.call('HINCRBY', zones, z .. '|tally', applied)
-  occ = redis.call('HINCRBY', zones, z .. '|occ', applied)
-  redis.call('HINCRBY', zones, z .. '|' .. what, math.abs(applied))
-  redis.call('HINCRBY', day, z .. '|' .. what, math.abs(applied))
-  redis.call('HINCRBY', day, z .. '|h' .. hour .. '|' .. what, math.abs(applied))
-  redis.call('HSET', day, z .. '|h' .. hour .. '|occ', occ)
-  local peak = redis.call('HGET', day, z .. '|peak')
-  if not peak and applied < 0 then
+-- count records n people crossing zone's boundary by tally (what: tin or tout) and its new occupancy.
+local function count(zone, what, n, occ)
+  redis.call('HINCRBY', zones, zone .. '|' .. what, n)
+  redis.call('HINCRBY', day, zone .. '|' .. what, n)
+  redis.call('HINCRBY', day, zone .. '|h' .. hour .. '|' .. what, n)
+  redis.call('HSET', day, zone .. '|h' .. hour .. '|occ', occ)
+  local peak = redis.call('HGET', day, zone .. '|peak')
+  if not peak and what == 'tout' then
     -- the day's first change is a departure: the occupancy before it is the peak so far
-    redis.call('HSET', day, z .. '|peak', occ - applied, z .. '|peak_at', at)
+    redis.call('HSET', day, zone .. '|peak', occ + n, zone .. '|peak_at', at)
   elseif occ > tonumber(peak or '0') then
-    redis.call('HSET', day, z .. '|peak', occ, z .. '|peak_at', at)
+    redis.call('HSET', day, zone .. '|peak', occ, zone .. '|peak_at', at)
+  end
+end
+
+local code, applied, moved, full = 'accepted', 0, 0, z
+if delta > 0 then
+  if p ~= '' then moved = math.min(delta, get(p .. '|tally')) end
+  local extra = delta - moved
+  local ok = get(z .. '|occ') + delta <= capacity[z]
+  local a = p
+  while ok and extra > 0 and a ~= '' do
+    if get(a .. '|occ') + extra > capacity[a] then ok, full = false, a end
+    a = parent[a]
+  end
+  if ok or force then
+    if not ok then flags['forced'] = true end
+    applied = delta
+    if p ~= '' then
+      if moved > 0 then redis.call('HINCRBY', zones, p .. '|tally', -moved) end
+      if extra > 0 then flags['implicit_entry'] = true end
+    end
+    redis.call('HINCRBY', zones, z .. '|tally', delta)
+    count(z, 'tin', delta, redis.call('HINCRBY', zones, z .. '|occ', delta))
+    a = p
+    while extra > 0 and a ~= '' do
+      count(a, 'tin', extra, redis.call('HINCRBY', zones, a .. '|occ', extra))
+      a = parent[a]
+    end
+  else
+    code, moved = 'zone_full', 0
+  end
+else
+  local m = math.min(-delta, get(z .. '|tally'))
+  applied = 0 - m -- "0 -", not "-": no negative zero in the log
+  if applied ~= delta then flags['clamped'] = true end
+  if m > 0 then
+    redis.call('HINCRBY', zones, z .. '|tally', -m)
+    count(z, 'tout', m, redis.call('HINCRBY', zones, z .. '|occ', -m))
+    if p ~= '' then
+      moved = m
+      redis.call('HINCRBY', zones, p .. '|tally', m)
+    end
   end
 end
 if code ~= 'accepted' then
@@ -72,9 +110,12 @@ local names = {}
 for f in pairs(flags) do names[#names + 1] = f end
 table.sort(names)
 local fl = table.concat(names, ',')
+local vz = z
+if code == 'zone_full' then vz = full end
+local occ, cap = get(vz .. '|occ'), capacity[vz]
 local seq = redis.call('HINCRBY', zones, '|seq', 1)
 redis.call('XADD', log, '*', 'kind', 'tally', 'seq', seq, 'id', id, 'device', device, 'gate', gate,
-  'zone', z, 'delta', delta, 'applied', applied, 'code', code, 'flags', fl,
+  'zone', z, 'delta', delta, 'applied', applied, 'moved', moved, 'code', code, 'flags', fl,
   'at', at, 'device_at', devat)
-redis.call('HSET', scans, id, table.concat({code, fl, z, occ, cap}, '\t'))
-return {code, fl, z, occ, cap, 0}
+redis.call('HSET', scans, id, table.concat({code, fl, vz, occ, cap}, '\t'))
+return {code, fl, vz, occ, cap, 0}

@@ -176,8 +176,12 @@ func testConcurrency(t *testing.T, open func(t *testing.T) ledger.Engine) {
 	if hall.Occupancy > capacity {
 		t.Errorf("hall: occupancy %d past its capacity %d", hall.Occupancy, capacity)
 	}
-	if site.Occupancy != sum.entered || site.Entries != sum.entered || site.Exits != 0 {
-		t.Errorf("site: got %s, want occupancy and entries %d, no exit", formatCounters(site), sum.entered)
+	// Hall tallies move people between the hall and the site's tally balance;
+	// those the site's balance did not hold entered the site too (its tin).
+	if site.Occupancy != sum.entered+site.TallyIn || site.Entries != sum.entered || site.Exits != 0 ||
+		site.TallyOut != 0 || site.Tally+hall.Tally != site.TallyIn {
+		t.Errorf("site: got %s, want entries %d, no exit, occupancy entries + tally in, and the tally balances of site and hall adding up to its tally in",
+			formatCounters(site), sum.entered)
 	}
 	if len(log) != sum.ops {
 		t.Errorf("log: %d entries, want one per operation, %d", len(log), sum.ops)
@@ -474,13 +478,13 @@ func testForgedAndUnknownGate(t *testing.T, open func(t *testing.T) ledger.Engin
 		"forged entry naming a ticket inside": {scan: in("t2", hallB, forged),
 			want: verdict(checkin.InvalidTicket, hallB, 0, 3), refusalZone: hallB},
 		"forged entry naming a ticket outside": {scan: in("t9", site, forged),
-			want: verdict(checkin.InvalidTicket, site, 2, 8), refusalZone: site},
+			want: verdict(checkin.InvalidTicket, site, 4, 8), refusalZone: site}, // 2 tickets and the 2 tallied on the stage
 		"forged exit naming a ticket inside": {scan: out("t2", hallA, forged),
 			want: verdict(accepted, hallA, 1, 4, checkin.NotInside, checkin.Unverified)},
 		"forged exit, no ticket id": {scan: out("", site, forged),
-			want: verdict(accepted, site, 2, 8, checkin.NotInside, checkin.Unverified)},
+			want: verdict(accepted, site, 4, 8, checkin.NotInside, checkin.Unverified)},
 		"exit without a ticket id, whatever the precheck": {scan: out("", site, pre(checkin.Closed)),
-			want: verdict(accepted, site, 2, 8, checkin.NotInside, checkin.Unverified)},
+			want: verdict(accepted, site, 4, 8, checkin.NotInside, checkin.Unverified)},
 		"unknown gate, entry":  {scan: in("t3", ""), want: verdict(checkin.UnknownGate, "", 0, 0)},
 		"unknown gate, exit":   {scan: out("t1", ""), want: verdict(checkin.UnknownGate, "", 0, 0)},
 		"unknown gate, forced": {scan: in("t3", "", force), want: verdict(checkin.UnknownGate, "", 0, 0)},
@@ -555,13 +559,13 @@ func testDayCounters(t *testing.T, open func(t *testing.T) ledger.Engine) {
 		{scan: in("t2", hallA), at: utc(17, 9, 10)},                             // 10:10 site 2, hall-a 1
 		{scan: out("t1", site), at: utc(17, 10, 20)},                            // 11:20 site 1
 		{scan: in("t1", site), at: utc(17, 10, 30)},                             // 11:30 site 2: t1 again
-		{tally: &ledger.Tally{Zone: stage, Delta: 2}, at: utc(17, 10, 40)},      // 11:40 stage 2
+		{tally: &ledger.Tally{Zone: stage, Delta: 2}, at: utc(17, 10, 40)},      // 11:40 stage 2, site 4: uncounted in the site before
 		{scan: in("", hallA, forged), at: utc(17, 10, 50)},                      // 11:50 refused
-		{tally: &ledger.Tally{Zone: stage, Delta: -3}, at: utc(17, 10, 55)},     // 11:55 stage 0, clamped
-		{scan: in("t3", site), at: utc(17, 23, 30)},                             // 00:30 on the 18th: site 3
+		{tally: &ledger.Tally{Zone: stage, Delta: -3}, at: utc(17, 10, 55)},     // 11:55 stage 0, clamped; the 2 stay in the site
+		{scan: in("t3", site), at: utc(17, 23, 30)},                             // 00:30 on the 18th: site 5
 		{tally: &ledger.Tally{Zone: hallB, Delta: 4}, at: utc(17, 23, 40)},      // 00:40 refused: hall-b holds 3
 		{scan: in("t3", hallB, pre(checkin.NotValidToday)), at: utc(18, 0, 10)}, // 01:10 refused
-		{scan: out("t3", site, pre(checkin.NotValidToday)), at: utc(18, 0, 15)}, // 01:15 site 2
+		{scan: out("t3", site, pre(checkin.NotValidToday)), at: utc(18, 0, 15)}, // 01:15 site 4
 		{scan: out("t2", hallA), at: utc(18, 0, 20)},                            // 01:20 hall-a 0: its first change today
 	}
 	for i, o := range ops {
@@ -581,13 +585,15 @@ func testDayCounters(t *testing.T, open func(t *testing.T) ledger.Engine) {
 			"site|in":      "3",
 			"site|out":     "1",
 			"site|uv":      "2",
-			"site|peak":    "2",
-			"site|peak_at": ms(utc(17, 9, 10)),
+			"site|tin":     "2",
+			"site|peak":    "4",
+			"site|peak_at": ms(utc(17, 10, 40)),
 			"site|h10|in":  "2",
 			"site|h10|occ": "2",
 			"site|h11|in":  "1",
 			"site|h11|out": "1",
-			"site|h11|occ": "2",
+			"site|h11|tin": "2",
+			"site|h11|occ": "4",
 
 			"hall-a|in":               "1",
 			"hall-a|uv":               "1",
@@ -609,12 +615,12 @@ func testDayCounters(t *testing.T, open func(t *testing.T) ledger.Engine) {
 			"site|in":      "1",
 			"site|out":     "1",
 			"site|uv":      "1",
-			"site|peak":    "3",
+			"site|peak":    "5",
 			"site|peak_at": ms(utc(17, 23, 30)),
 			"site|h00|in":  "1",
-			"site|h00|occ": "3",
+			"site|h00|occ": "5",
 			"site|h01|out": "1",
-			"site|h01|occ": "2",
+			"site|h01|occ": "4",
 
 			"hall-a|out":     "1",
 			"hall-a|peak":    "1", // who was still inside from yesterday counts towards today's peak
@@ -670,8 +676,8 @@ func testSeq(t *testing.T, open func(t *testing.T) ledger.Engine) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if seq != 3 || cs[site].Occupancy != 1 || cs[stage].Occupancy != 2 {
-		t.Errorf("snapshot: seq %d, site %d, stage %d; want 3, 1, 2", seq, cs[site].Occupancy, cs[stage].Occupancy)
+	if seq != 3 || cs[site].Occupancy != 3 || cs[stage].Occupancy != 2 {
+		t.Errorf("snapshot: seq %d, site %d, stage %d; want 3, 3 (a ticket and the stage's 2), 2", seq, cs[site].Occupancy, cs[stage].Occupancy)
 	}
 	log, err := st.ReadLog(ctx)
 	if err != nil {

@@ -69,9 +69,15 @@ func (m *model) within(x, z string) bool {
 	return z != "" && slices.Contains(m.ancestry(x), z)
 }
 
-// occupancy counts the tickets within z, plus z's own tally balance.
+// occupancy counts the tickets within z, plus the tally balances of z and of
+// every zone within it.
 func (m *model) occupancy(z string) int {
-	n := m.counts[z].Tally
+	n := 0
+	for y, c := range m.counts {
+		if m.within(y, z) {
+			n += c.Tally
+		}
+	}
 	for _, p := range m.place {
 		if m.within(p, z) {
 			n++
@@ -258,41 +264,77 @@ func (m *model) tally(tl ledger.Tally) ledger.Verdict {
 	for _, f := range tl.Flags {
 		flags = flags.With(f)
 	}
-	code, applied := checkin.Accepted, 0
+	// docs/rules.md, "Tallies": +n comes from the parent's tally balance as
+	// far as it goes, the rest enters the parent and every zone above it too;
+	// -n goes to the parent's balance (or outside, from the root).
+	p := m.parent[z]
+	code, applied, moved, vz := checkin.Accepted, 0, 0, z
+	d := m.day(date)
+	cross := func(zone, what string, n int) {
+		d[zone+"|"+what] += n
+		d[zone+"|h"+hour+"|"+what] += n
+		if what == "tin" {
+			m.counts[zone].TallyIn += n
+		} else {
+			m.counts[zone].TallyOut += n
+		}
+	}
 	if tl.Delta > 0 {
-		applied = tl.Delta
+		if p != "" {
+			moved = min(tl.Delta, m.counts[p].Tally)
+		}
+		extra := tl.Delta - moved
+		full := ""
 		if m.occupancy(z)+tl.Delta > m.capacity[z] {
-			if tl.Force {
+			full = z
+		}
+		for a := p; full == "" && extra > 0 && a != ""; a = m.parent[a] {
+			if m.occupancy(a)+extra > m.capacity[a] {
+				full = a
+			}
+		}
+		switch {
+		case full != "" && !tl.Force:
+			code, moved, vz = checkin.ZoneFull, 0, full
+		default:
+			if full != "" {
 				flags = flags.With(checkin.Forced)
-			} else {
-				code, applied = checkin.ZoneFull, 0
+			}
+			if p != "" && extra > 0 {
+				flags = flags.With(checkin.ImplicitEntry)
+			}
+			applied = tl.Delta
+			c.Tally += applied
+			if p != "" {
+				m.counts[p].Tally -= moved
+			}
+			cross(z, "tin", applied)
+			for a := p; extra > 0 && a != ""; a = m.parent[a] {
+				cross(a, "tin", extra)
 			}
 		}
 	} else {
-		applied = -min(-tl.Delta, c.Tally)
+		n := min(-tl.Delta, c.Tally)
+		applied = 0 - n
 		if applied != tl.Delta {
 			flags = flags.With(checkin.Clamped)
 		}
-	}
-	d := m.day(date)
-	c.Tally += applied
-	switch {
-	case applied > 0:
-		c.TallyIn += applied
-		d[z+"|tin"] += applied
-		d[z+"|h"+hour+"|tin"] += applied
-	case applied < 0:
-		c.TallyOut -= applied
-		d[z+"|tout"] -= applied
-		d[z+"|h"+hour+"|tout"] -= applied
+		if n > 0 {
+			c.Tally -= n
+			cross(z, "tout", n)
+			if p != "" {
+				moved = n
+				m.counts[p].Tally += n
+			}
+		}
 	}
 	if code != checkin.Accepted {
 		m.refuse(z, code, date)
 	}
-	v := ledger.Verdict{Code: code, Flags: flags, Zone: z, Occupancy: m.occupancy(z), Capacity: m.capacity[z]}
+	v := ledger.Verdict{Code: code, Flags: flags, Zone: vz, Occupancy: m.occupancy(vz), Capacity: m.capacity[vz]}
 	m.first[tl.ID] = v
 	m.log = append(m.log, ledger.Entry{Kind: "tally", ScanID: tl.ID, Device: tl.Device, Gate: tl.Gate,
-		Zone: z, Code: code, Flags: flags, Delta: tl.Delta, Applied: applied, At: tl.At, DeviceAt: tl.DeviceAt})
+		Zone: z, Code: code, Flags: flags, Delta: tl.Delta, Applied: applied, Moved: moved, At: tl.At, DeviceAt: tl.DeviceAt})
 	return v
 }
 

@@ -95,19 +95,19 @@ func testRules(t *testing.T, open func(t *testing.T) ledger.Engine) {
 			// revoked; the stage filled meanwhile. Everyone is inside: the count
 			// follows them, and the override is flagged.
 			steps: []step{
-				{tally: &ledger.Tally{Zone: stage, Delta: 3}, want: verdict(accepted, stage, 3, 3)},
-				{scan: in("t1", site, decided(accepted)), want: verdict(accepted, site, 1, 8, checkin.Offline)},
+				{tally: &ledger.Tally{Zone: stage, Delta: 3}, want: verdict(accepted, stage, 3, 3, checkin.ImplicitEntry)},
+				{scan: in("t1", site, decided(accepted)), want: verdict(accepted, site, 4, 8, checkin.Offline)},
 				{scan: in("t1", site, decided(accepted)),
-					want: verdict(accepted, site, 1, 8, checkin.Offline, checkin.OfflineOverride)},
+					want: verdict(accepted, site, 4, 8, checkin.Offline, checkin.OfflineOverride)},
 				{revoke: "t2"},
 				{scan: in("t2", site, decided(accepted), pre(checkin.Closed)),
-					want: verdict(accepted, site, 2, 8, checkin.Offline, checkin.OfflineOverride)},
+					want: verdict(accepted, site, 5, 8, checkin.Offline, checkin.OfflineOverride)},
 				{scan: in("t1", stage, decided(accepted)),
 					want: verdict(accepted, stage, 4, 3, checkin.Offline, checkin.OfflineOverride)},
 				{scan: in("t3", hallA, decided(accepted), forged), want: verdict(checkin.InvalidTicket, hallA, 0, 4, checkin.Offline)},
 			},
 			places: map[string]string{"t1": stage, "t2": site, "t3": ""},
-			counts: map[string]string{site: "occ=2 in=2 out=0", stage: "occ=4 in=1 out=0"},
+			counts: map[string]string{site: "occ=5 in=2 out=0", stage: "occ=4 in=1 out=0"},
 		},
 		"an offline refusal stands: nothing moves": {
 			steps: []step{
@@ -303,25 +303,25 @@ func testRules(t *testing.T, open func(t *testing.T) ledger.Engine) {
 		"a hall full of tallied people refuses a ticket from the site, not one from inside it": {
 			steps: []step{
 				{scan: in("t1", hallA), want: verdict(accepted, hallA, 1, 4, checkin.ImplicitEntry)},
-				{tally: &ledger.Tally{Zone: hallA, Delta: 3}, want: verdict(accepted, hallA, 4, 4)},
-				{scan: in("t2", site), want: verdict(accepted, site, 2, 8)},
+				{tally: &ledger.Tally{Zone: hallA, Delta: 3}, want: verdict(accepted, hallA, 4, 4, checkin.ImplicitEntry)},
+				{scan: in("t2", site), want: verdict(accepted, site, 5, 8)},
 				{scan: in("t2", hallA), want: verdict(checkin.ZoneFull, hallA, 4, 4)},
 				{scan: in("t1", coopA), want: verdict(accepted, coopA, 1, 2)}, // hall-a is not raised
 			},
 			places: map[string]string{"t1": coopA, "t2": site},
-			counts: map[string]string{site: "occ=2 in=2 out=0", hallA: "occ=4 in=1 out=0", coopA: "occ=1 in=1 out=0"},
+			counts: map[string]string{site: "occ=5 in=2 out=0", hallA: "occ=4 in=1 out=0", coopA: "occ=1 in=1 out=0"},
 		},
 		"zone_full names the full zone above the gate's, and the refused entry is no move": {
 			steps: []step{
-				{tally: &ledger.Tally{Zone: hallA, Delta: 4}, want: verdict(accepted, hallA, 4, 4)},
+				{tally: &ledger.Tally{Zone: hallA, Delta: 4}, want: verdict(accepted, hallA, 4, 4, checkin.ImplicitEntry)},
 				{scan: in("t1", coopA), want: verdict(checkin.ZoneFull, hallA, 4, 4)},
 			},
 			places: map[string]string{"t1": ""},
-			counts: map[string]string{site: "occ=0 in=0 out=0", coopA: "occ=0 in=0 out=0"},
+			counts: map[string]string{site: "occ=4 in=0 out=0", coopA: "occ=0 in=0 out=0"},
 		},
 		"a refused entry from outside carries no implicit_entry flag": {
 			steps: []step{
-				{tally: &ledger.Tally{Zone: stage, Delta: 3}, want: verdict(accepted, stage, 3, 3)},
+				{tally: &ledger.Tally{Zone: stage, Delta: 3}, want: verdict(accepted, stage, 3, 3, checkin.ImplicitEntry)},
 				{scan: in("t1", stage), want: verdict(checkin.ZoneFull, stage, 3, 3)},
 			},
 			places: map[string]string{"t1": ""},
@@ -329,23 +329,33 @@ func testRules(t *testing.T, open func(t *testing.T) ledger.Engine) {
 		"a refused entry from the sibling hall carries no moved_from_sibling flag": {
 			steps: []step{
 				{scan: in("t1", hallB), want: verdict(accepted, hallB, 1, 3, checkin.ImplicitEntry)},
-				{tally: &ledger.Tally{Zone: stage, Delta: 3}, want: verdict(accepted, stage, 3, 3)},
+				{tally: &ledger.Tally{Zone: stage, Delta: 3}, want: verdict(accepted, stage, 3, 3, checkin.ImplicitEntry)},
 				{scan: in("t1", stage), want: verdict(checkin.ZoneFull, stage, 3, 3)},
 			},
 			places: map[string]string{"t1": hallB},
 			counts: map[string]string{hallB: "occ=1 in=1 out=0", stage: "occ=3 in=0 out=0"},
 		},
-		"a stage tally counts in the stage only": {
+		"a stage tally of people the site did not count counts them in the site too": {
 			steps: []step{
-				{tally: &ledger.Tally{Zone: stage, Delta: 3}, want: verdict(accepted, stage, 3, 3)},
-				{scan: in("t1", site), want: verdict(accepted, site, 1, 8)},
+				{tally: &ledger.Tally{Zone: stage, Delta: 3}, want: verdict(accepted, stage, 3, 3, checkin.ImplicitEntry)},
+				{scan: in("t1", site), want: verdict(accepted, site, 4, 8)},
 			},
-			counts: map[string]string{site: "occ=1 in=1 out=0", stage: "occ=3 in=0 out=0"},
+			counts: map[string]string{site: "occ=4 in=1 out=0", stage: "occ=3 in=0 out=0"},
+		},
+		"a stage tally moves people the site counted, and back": {
+			steps: []step{
+				{tally: &ledger.Tally{Zone: site, Delta: 3}, want: verdict(accepted, site, 3, 8)},
+				{tally: &ledger.Tally{Zone: stage, Delta: 2}, want: verdict(accepted, stage, 2, 3)}, // from the site's 3
+				{scan: in("t1", site), want: verdict(accepted, site, 4, 8)},
+				{tally: &ledger.Tally{Zone: stage, Delta: -2}, want: verdict(accepted, stage, 0, 3)}, // back to the site
+				{tally: &ledger.Tally{Zone: site, Delta: -3}, want: verdict(accepted, site, 1, 8)},
+			},
+			counts: map[string]string{site: "occ=1 in=1 out=0", stage: "occ=0 in=0 out=0"},
 		},
 		"a forced entry passes a full zone": {
 			steps: []step{
 				{scan: in("t1", site), want: verdict(accepted, site, 1, 8)},
-				{tally: &ledger.Tally{Zone: stage, Delta: 3}, want: verdict(accepted, stage, 3, 3)},
+				{tally: &ledger.Tally{Zone: stage, Delta: 3}, want: verdict(accepted, stage, 3, 3, checkin.ImplicitEntry)},
 				{scan: in("t1", stage, force), want: verdict(accepted, stage, 4, 3, checkin.Forced)},
 			},
 			counts: map[string]string{stage: "occ=4 in=1 out=0"},
@@ -358,15 +368,15 @@ func testRules(t *testing.T, open func(t *testing.T) ledger.Engine) {
 		"a tally past the capacity is refused, unless forced": {
 			steps: []step{
 				{tally: &ledger.Tally{Zone: stage, Delta: 4}, want: verdict(checkin.ZoneFull, stage, 0, 3)},
-				{tally: &ledger.Tally{Zone: stage, Delta: 3}, want: verdict(accepted, stage, 3, 3)},
-				{tally: &ledger.Tally{Zone: stage, Delta: 1, Force: true}, want: verdict(accepted, stage, 4, 3, checkin.Forced)},
+				{tally: &ledger.Tally{Zone: stage, Delta: 3}, want: verdict(accepted, stage, 3, 3, checkin.ImplicitEntry)},
+				{tally: &ledger.Tally{Zone: stage, Delta: 1, Force: true}, want: verdict(accepted, stage, 4, 3, checkin.Forced, checkin.ImplicitEntry)},
 			},
 			counts: map[string]string{stage: "occ=4 in=0 out=0"},
 		},
 		"a tally decrement is clamped at the tally balance": {
 			steps: []step{
 				{scan: in("t1", stage), want: verdict(accepted, stage, 1, 3, checkin.ImplicitEntry)},
-				{tally: &ledger.Tally{Zone: stage, Delta: 2}, want: verdict(accepted, stage, 3, 3)},
+				{tally: &ledger.Tally{Zone: stage, Delta: 2}, want: verdict(accepted, stage, 3, 3, checkin.ImplicitEntry)},
 				{tally: &ledger.Tally{Zone: stage, Delta: -5}, want: verdict(accepted, stage, 1, 3, checkin.Clamped)},
 				{tally: &ledger.Tally{Zone: stage, Delta: -1}, want: verdict(accepted, stage, 1, 3, checkin.Clamped)},
 			},
@@ -375,16 +385,16 @@ func testRules(t *testing.T, open func(t *testing.T) ledger.Engine) {
 		"a replay returns the first verdict, whatever came since and whatever it carries": {
 			steps: []step{
 				{scan: in("t1", stage, withID("A")), want: verdict(accepted, stage, 1, 3, checkin.ImplicitEntry)},
-				{tally: &ledger.Tally{Zone: stage, Delta: 2}, want: verdict(accepted, stage, 3, 3)},
+				{tally: &ledger.Tally{Zone: stage, Delta: 2}, want: verdict(accepted, stage, 3, 3, checkin.ImplicitEntry)},
 				{scan: in("t1", stage, withID("A")), want: replayed(verdict(accepted, stage, 1, 3, checkin.ImplicitEntry))},
 				{scan: out("t2", hallB, withID("A"), forged), want: replayed(verdict(accepted, stage, 1, 3, checkin.ImplicitEntry))},
 				{tally: &ledger.Tally{ID: "A", Zone: site, Delta: 1}, want: replayed(verdict(accepted, stage, 1, 3, checkin.ImplicitEntry))},
-				{scan: in("t2", site), want: verdict(accepted, site, 2, 8)},
+				{scan: in("t2", site), want: verdict(accepted, site, 4, 8)},
 				{scan: in("t2", stage, withID("B")), want: verdict(checkin.ZoneFull, stage, 3, 3)},
 				{scan: in("t2", stage, withID("B"), force), want: replayed(verdict(checkin.ZoneFull, stage, 3, 3))},
 			},
 			places: map[string]string{"t1": stage, "t2": site},
-			counts: map[string]string{site: "occ=2 in=2 out=0", stage: "occ=3 in=1 out=0"},
+			counts: map[string]string{site: "occ=4 in=2 out=0", stage: "occ=3 in=1 out=0"},
 		},
 		"occupants are counted by the type they entered with": {
 			steps: []step{

@@ -282,17 +282,21 @@ function renderAlerts() {
   $('alerts').hidden = list.children.length === 0;
 }
 
+// withoutTicket is how many people in the zone (and the zones inside it)
+// were counted by tally: its occupancy less its ticket holders by type.
+function withoutTicket(z) {
+  if (!z.by_type || typeof z.by_type !== 'object') return typeof z.tally === 'number' ? num(z.tally) : '—';
+  const withTicket = Object.values(z.by_type).reduce((n, k) => n + Math.max(0, k), 0);
+  return num(Math.max(0, z.occupancy - withTicket));
+}
+
 function renderEvac() {
   const rows = $('evac-rows');
   rows.replaceChildren();
   const r = root();
   $('evac-total').textContent = r ? num(r.occupancy) : '–';
-  // A tally counts in its own zone only (ledger/lua/tally.lua): people
-  // counted in a zone without a ticket are not in the site's figure.
-  const counted = [...state.zones.values()].filter((z) => z.parent && typeof z.tally === 'number')
-    .reduce((n, z) => n + Math.max(0, z.tally), 0);
-  $('evac-plus').textContent = counted > 0 ? t('evac_plus_tally', { n: num(counted) }) : '';
-  $('evac-plus').hidden = counted === 0;
+  // A zone's occupancy holds everyone inside it, counted by ticket or by
+  // tally (docs/rules.md, "Tallies"); the site's is the whole headcount.
   state.hasTypes = [...state.zones.values()].some((z) => z.by_type && typeof z.by_type === 'object');
   $('evac-note').hidden = state.hasTypes;
   const zones = [...state.zones.values()].sort((a, b) => (a.parent ? 1 : 0) - (b.parent ? 1 : 0));
@@ -304,7 +308,7 @@ function renderEvac() {
     const types = Object.entries(z.by_type || {}).filter(([, n]) => n > 0).sort((a, b) => b[1] - a[1]);
     const cells = [name(z.name, z.id), num(z.occupancy),
       types.length ? types.map(([k, n]) => `${typeName(k)} ${num(n)}`).join(' · ') : (state.hasTypes ? '—' : ''),
-      typeof z.tally === 'number' ? num(z.tally) : '—'];
+      withoutTicket(z)];
     cells.forEach((c, i) => {
       const td = document.createElement(i === 0 ? 'th' : 'td');
       td.textContent = c;
