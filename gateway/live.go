@@ -677,21 +677,14 @@ func (c *liveClient) cut() { _ = c.ws.NetConn().Close() }
 // serveLive is GET /ws/live (CONTRACT §4): the token must allow token.Live;
 // the origin is checked as for /ws/scan. ?since=SEQ resumes.
 func (s *Server) serveLive(w http.ResponseWriter, r *http.Request) {
-	if s.isDraining() {
-		writeError(w, newProblem(errUnavailable, "The gateway is shutting down: connect again."))
+	claims, ok := s.admitSocket(w, r, s.authorizeLive, "live client refused")
+	if !ok {
 		return
 	}
-	if err := s.checkOrigin(r); err != nil {
-		writeError(w, err)
-		return
-	}
-	claims, err := s.authorizeLive(r)
-	if err != nil {
-		s.log.Info("live client refused", "remote", r.RemoteAddr, "err", err)
-		writeError(w, err)
-		return
-	}
-	var since int64
+	var (
+		since int64
+		err   error
+	)
 	resume := r.URL.Query().Has("since")
 	if resume {
 		since, err = strconv.ParseInt(r.URL.Query().Get("since"), 10, 64)

@@ -25,21 +25,33 @@ import (
 // a device to close its side after the close frame.
 const maxDiscard = 1 << 20
 
-// serveScan is GET /ws/scan: checks the origin and the token, upgrades, and
-// runs the connection until it ends.
-func (s *Server) serveScan(w http.ResponseWriter, r *http.Request) {
+// admitSocket answers a websocket handshake that may not go on — the
+// gateway draining (503), a foreign origin (403), no valid token or role
+// (authorize's error) — and reports whether it may, with the caller's claims.
+func (s *Server) admitSocket(w http.ResponseWriter, r *http.Request,
+	authorize func(*http.Request) (token.Claims, error), refused string) (token.Claims, bool) {
 	if s.isDraining() {
 		writeError(w, newProblem(errUnavailable, "The gateway is shutting down: connect again."))
-		return
+		return token.Claims{}, false
 	}
 	if err := s.checkOrigin(r); err != nil {
 		writeError(w, err)
-		return
+		return token.Claims{}, false
 	}
-	claims, err := s.authenticate(r)
+	claims, err := authorize(r)
 	if err != nil {
-		s.log.Info("scanner refused", "remote", r.RemoteAddr, "err", err)
+		s.log.Info(refused, "remote", r.RemoteAddr, "err", err)
 		writeError(w, err)
+		return token.Claims{}, false
+	}
+	return claims, true
+}
+
+// serveScan is GET /ws/scan: checks the origin and the token, upgrades, and
+// runs the connection until it ends.
+func (s *Server) serveScan(w http.ResponseWriter, r *http.Request) {
+	claims, ok := s.admitSocket(w, r, s.authenticate, "scanner refused")
+	if !ok {
 		return
 	}
 	ws, err := s.up.Upgrade(w, r, nil)
