@@ -73,30 +73,34 @@ type Request struct {
 	Force       bool         // a supervisor's override; the caller checked the role
 }
 
-// Scan prepares r for the ledger, judged at now (the gateway's event clock).
-//
-// The time a scan is judged at is now, except for an offline upload, which
-// is judged at the time the device recorded (it happened then), unless that
-// lies in the future. A device clock more than SkewTolerance from now adds
-// clock_skew — for an offline upload only when it is ahead, since an upload
-// is late by nature.
+// When is the time a scan or tally sent at now (the gateway's event clock)
+// is judged at, with the flags that says so: now, except for an offline
+// upload, which is judged at the time the device recorded (it happened
+// then) unless that lies in the future. A device clock more than
+// SkewTolerance from now adds clock_skew — for an offline upload only when
+// it is ahead, since an upload is late by nature.
+func When(deviceAt, now time.Time, offline bool) (time.Time, checkin.Flags) {
+	flags := checkin.Flags{}
+	skew := deviceAt.Sub(now)
+	switch {
+	case offline && skew <= SkewTolerance:
+		return deviceAt, flags.With(checkin.Offline)
+	case offline:
+		return now, flags.With(checkin.Offline).With(checkin.ClockSkew)
+	case skew > SkewTolerance || skew < -SkewTolerance:
+		return now, flags.With(checkin.ClockSkew)
+	}
+	return now, flags
+}
+
+// Scan prepares r for the ledger, judged at now (the gateway's event clock),
+// at the time When says.
 func (j *Judge) Scan(r Request, now time.Time) (ledger.Scan, Reading) {
+	at, flags := When(r.DeviceAt, now, r.Offline)
 	sc := ledger.Scan{ID: r.ID, Device: r.Device, Gate: r.Gate, Direction: r.Direction,
-		Force: r.Force, At: now, DeviceAt: r.DeviceAt}
+		Force: r.Force, At: at, DeviceAt: r.DeviceAt, Flags: flags}
 	if r.Offline {
 		sc.Decided = r.Decided
-	}
-	skew := r.DeviceAt.Sub(now)
-	if r.Offline {
-		sc.Flags = sc.Flags.With(checkin.Offline)
-		if skew <= SkewTolerance {
-			sc.At = r.DeviceAt
-		}
-		if skew > SkewTolerance {
-			sc.Flags = sc.Flags.With(checkin.ClockSkew)
-		}
-	} else if skew > SkewTolerance || skew < -SkewTolerance {
-		sc.Flags = sc.Flags.With(checkin.ClockSkew)
 	}
 
 	rd := j.Read(r.Payload)

@@ -375,21 +375,9 @@ func (c *conn) tally(m *wire.Tally) bool {
 	if !c.mayCount(z.ID) {
 		return c.fail(m.ID, newProblem(errForbidden, "This token may not count zone %s.", z.ID))
 	}
-	now := c.s.clk.Now()
+	at, flags := admission.When(m.At, c.s.clk.Now(), m.Offline) // as a scan is
 	t := ledger.Tally{ID: m.ID, Device: c.device, Gate: gate, Zone: z.ID, Delta: m.Delta, Force: m.Force,
-		At: now, DeviceAt: m.At}
-	// The same rule as admission.Judge.Scan: an offline upload is judged
-	// when it happened unless that is in the future, and a device clock
-	// off by more than the tolerance is flagged.
-	skew := m.At.Sub(now)
-	switch {
-	case m.Offline && skew <= admission.SkewTolerance:
-		t.Flags, t.At = t.Flags.With(checkin.Offline), m.At
-	case m.Offline:
-		t.Flags = t.Flags.With(checkin.Offline).With(checkin.ClockSkew)
-	case skew > admission.SkewTolerance || skew < -admission.SkewTolerance:
-		t.Flags = t.Flags.With(checkin.ClockSkew)
-	}
+		At: at, DeviceAt: m.At, Flags: flags}
 	ctx, cancel := context.WithTimeout(c.s.storeCtx, c.s.cfg.StoreTimeout)
 	v, err := c.s.store.Tally(ctx, t)
 	cancel()
