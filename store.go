@@ -36,6 +36,12 @@ func openLedger(ctx context.Context, ev *event.Event, redisURL, dataDir string) 
 		if err != nil {
 			return nil, nil, fmt.Errorf("embedded store: %w", err)
 		}
+		// Fold the journal into a snapshot now that it has been replayed,
+		// so that a gateway restarted on the sixth day does not replay six.
+		if err := e.Compact(); err != nil {
+			_ = e.Close()
+			return nil, nil, fmt.Errorf("embedded store: compact: %w", err)
+		}
 		eng = e
 	}
 	st, err := ledger.New(ledgerConfig(ev), eng)
