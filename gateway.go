@@ -108,7 +108,7 @@ func serveGateway(ctx context.Context, c *cli, o serveOptions) error {
 	cfg.UI = dashboard.Handler()
 
 	logger := slog.New(slog.NewJSONHandler(c.stderr, &slog.HandlerOptions{Level: o.logLevel}))
-	st, closeStore, err := openLedger(ctx, ev, o.redisURL, o.data)
+	st, closeStore, err := openLedger(ctx, ev, o.redisURL, o.data, logger)
 	if err != nil {
 		return err
 	}

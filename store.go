@@ -22,8 +22,9 @@ func ledgerConfig(ev *event.Event) ledger.Config {
 }
 
 // openLedger opens the event's ledger: on Redis when redisURL is set, else
-// the embedded store in dataDir/ledger. The returned func closes the engine.
-func openLedger(ctx context.Context, ev *event.Event, redisURL, dataDir string) (*ledger.Store, func(), error) {
+// the embedded store in dataDir/ledger, which logs to logger. The returned
+// func closes the engine.
+func openLedger(ctx context.Context, ev *event.Event, redisURL, dataDir string, logger *slog.Logger) (*ledger.Store, func(), error) {
 	var eng ledger.Engine
 	if redisURL != "" {
 		e, err := redisengine.Open(ctx, redisURL)
@@ -32,7 +33,7 @@ func openLedger(ctx context.Context, ev *event.Event, redisURL, dataDir string) 
 		}
 		eng = e
 	} else {
-		e, err := embedded.Open(embedded.Options{Dir: filepath.Join(dataDir, "ledger"), Logger: slog.Default()})
+		e, err := embedded.Open(embedded.Options{Dir: filepath.Join(dataDir, "ledger"), Logger: logger})
 		if err != nil {
 			return nil, nil, fmt.Errorf("embedded store: %w", err)
 		}
