@@ -1,10 +1,10 @@
 package dashboard_test
 
 import (
+	"fmt"
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -88,6 +88,7 @@ func TestRefusalsWaitForATap(t *testing.T) {
 	f := mustFair(t)
 	p := mustTab(t, f)
 	p.login(f.token(t, token.Scanner))
+	p.recordTimers()
 	p.lang("ar")
 
 	p.scan(mustTicket(t, f.Event, ticketSpec{Forged: true}))
@@ -96,8 +97,9 @@ func TestRefusalsWaitForATap(t *testing.T) {
 		t.Errorf("red screen: got %+v", r)
 	}
 	p.screenshot("scan-refused-ar")
-	// Longer than a green screen stays: a red one must still be there.
-	time.Sleep(1600 * time.Millisecond)
+	// Every timer the page armed since the scan fires now (a green screen's
+	// clears it, as shown below): a red one must still be there.
+	p.elapse()
 	if got := eval[result](p, readResult); got.Kind != "stop" {
 		t.Fatalf("the red screen went away without a tap: %+v", got)
 	}
@@ -119,14 +121,17 @@ func TestRefusalsWaitForATap(t *testing.T) {
 	tk := mustTicket(t, f.Event, ticketSpec{})
 	p.scan(tk)
 	p.waitResult("ok")
-	p.waitUntil("the green screen to clear", `document.getElementById('result').hidden`)
+	// The control for elapse: a green screen clears when its timer fires.
+	if n := p.elapse(); n == 0 || !eval[bool](p, `document.getElementById('result').hidden`) {
+		t.Fatalf("firing the page's %d timers left the green screen up: elapse does not make time pass", n)
+	}
 	p.scan(tk)
 	r = p.waitResult("warn")
 	if r.Outcome != "already_inside" || r.FR != "Déjà à l'intérieur" || r.AR != "التذكرة بالداخل" || r.Icon != "!" || !r.Tap {
 		t.Errorf("amber screen: got %+v", r)
 	}
 	p.screenshot("scan-already-inside-fr")
-	time.Sleep(1600 * time.Millisecond)
+	p.elapse()
 	if got := eval[result](p, readResult); got.Kind != "warn" {
 		t.Fatalf("the amber screen went away without a tap: %+v", got)
 	}
@@ -297,7 +302,8 @@ func TestCamera(t *testing.T) {
 	p.screenshot("camera-ok-fr")
 	// The code stays in front of the camera: it is not scanned again.
 	p.waitUntil("the green screen to clear", `document.getElementById('result').hidden`)
-	time.Sleep(time.Second)
+	seen := eval[int](p, `Number(document.body.dataset.detections || 0)`)
+	p.waitUntil("three more passes over the code", fmt.Sprintf(`Number(document.body.dataset.detections) >= %d`, seen+3))
 	if got := f.counters(t, "site"); got.Entries != 1 || got.Refusals["already_inside"] != 0 {
 		t.Errorf("store: site %+v; want 1 entry and no second scan", got)
 	}

@@ -525,6 +525,33 @@ func (t *tab) submitLogin(tok string) {
 		document.getElementById('login').requestSubmit(); return true; })()`)
 }
 
+// recordTimers hooks the page's setTimeout and clearTimeout, so that elapse
+// can make time pass for the page without the test waiting for it.
+func (t *tab) recordTimers() {
+	t.tb.Helper()
+	eval[bool](t, `(() => {
+	  const set = window.setTimeout.bind(window), clear = window.clearTimeout.bind(window);
+	  window.__armed = new Map();
+	  window.setTimeout = (fn, ms, ...args) => {
+	    const id = set(fn, ms, ...args);
+	    if (typeof fn === 'function') window.__armed.set(id, () => { window.__armed.delete(id); clear(id); fn(...args); });
+	    return id;
+	  };
+	  window.clearTimeout = (id) => { window.__armed.delete(id); clear(id); };
+	  return true; })()`)
+}
+
+// elapse fires, once and now, every timer the page armed (since
+// recordTimers) that has not fired or been cleared, as if their time had
+// come; it returns how many.
+func (t *tab) elapse() int {
+	t.tb.Helper()
+	return eval[int](t, `(() => {
+	  const due = [...window.__armed.values()];
+	  due.forEach((fire) => fire());
+	  return due.length; })()`)
+}
+
 // lang switches the page's language with its button.
 func (t *tab) lang(l string) {
 	t.tb.Helper()

@@ -67,6 +67,9 @@ export class Camera {
       if (!this.paused() && this.video.readyState >= 2) {
         try {
           const codes = await this.detector.detect(this.video);
+          // How many frames were looked at: a test waits for more passes over
+          // a code still in view instead of waiting for time to pass.
+          document.body.dataset.detections = String(Number(document.body.dataset.detections || 0) + 1);
           const c = codes.find((x) => x.rawValue);
           if (c && this.running) this.onCode(c.rawValue);
         } catch (e) {
