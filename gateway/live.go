@@ -473,48 +473,17 @@ func (t *tailer) note(e ledger.Entry) {
 			t.lastSeen[e.Gate] = e.At.In(ev.Location) // as the event clock shows it
 		}
 	}
-	switch e.Kind {
-	case "tally":
-		switch {
-		case e.Applied > 0:
-			t.flows = append(t.flows, flow{at: e.At, zone: e.Zone, in: e.Applied})
-			// Those not moved from the parent's tally balance entered every
-			// zone above too (docs/rules.md, "Tallies").
-			if z := ev.Zone(e.Zone); z != nil && e.Applied > e.Moved {
-				for _, a := range z.Ancestors() {
-					t.flows = append(t.flows, flow{at: e.At, zone: a.ID, in: e.Applied - e.Moved})
-				}
-			}
-		case e.Applied < 0:
-			t.flows = append(t.flows, flow{at: e.At, zone: e.Zone, out: -e.Applied})
-		}
-	case "scan":
-		if e.Code != checkin.Accepted || e.From == e.To {
-			break
-		}
-		// As ledger.Recount counts: a move enters the zones above To that
-		// are not above From, and leaves those above From not above To.
-		from, to := t.ancestry(e.From), t.ancestry(e.To)
-		for _, z := range to {
-			if !slices.Contains(from, z) {
-				t.flows = append(t.flows, flow{at: e.At, zone: z, in: 1})
-			}
-		}
-		for _, z := range from {
-			if !slices.Contains(to, z) {
-				t.flows = append(t.flows, flow{at: e.At, zone: z, out: 1})
-			}
-		}
+	for _, x := range ledger.Crossings(e, t.parentOf) {
+		t.flows = append(t.flows, flow{at: e.At, zone: x.Zone, in: x.In, out: x.Out})
 	}
 }
 
-// ancestry is zone and the zones above it.
-func (t *tailer) ancestry(zone string) []string {
-	var zs []string
-	for z := t.h.s.ev.Zone(zone); z != nil; z = z.ParentZone() {
-		zs = append(zs, z.ID)
+// parentOf is a zone's parent in the event, "" for the root or an unknown zone.
+func (t *tailer) parentOf(zone string) string {
+	if z := t.h.s.ev.Zone(zone); z != nil {
+		return z.Parent
 	}
-	return zs
+	return ""
 }
 
 // build makes the state at now from the last snapshot and the windows, and

@@ -226,6 +226,56 @@ func fromMillis(s string) time.Time {
 	return time.UnixMilli(ms)
 }
 
+// Crossing is what one log entry moved across one zone's boundary.
+type Crossing struct {
+	Zone    string
+	In, Out int  // people who came in, who went out
+	Tally   bool // counted by tally; else a ticket
+}
+
+// Crossings lists the zone boundaries an accepted scan or applied tally of
+// the log crossed, and how many people each way (docs/rules.md): a scan
+// moving a ticket from From to To enters the zones above To that are not
+// above From, and leaves those above From that are not above To; a tally
+// crosses its zone's boundary, and those it did not move from the parent's
+// tally balance cross every boundary above as well. parent gives a zone's
+// parent, "" for the root. Recount and the live stream's flows both count
+// with it, so they cannot disagree.
+func Crossings(e Entry, parent func(zone string) string) []Crossing {
+	var xs []Crossing
+	switch {
+	case e.Kind == "tally" && e.Applied > 0:
+		xs = append(xs, Crossing{Zone: e.Zone, In: e.Applied, Tally: true})
+		if extra := e.Applied - e.Moved; extra > 0 {
+			for a := parent(e.Zone); a != ""; a = parent(a) {
+				xs = append(xs, Crossing{Zone: a, In: extra, Tally: true})
+			}
+		}
+	case e.Kind == "tally" && e.Applied < 0:
+		xs = append(xs, Crossing{Zone: e.Zone, Out: -e.Applied, Tally: true})
+	case e.Kind == "scan" && e.Code == checkin.Accepted && e.From != e.To:
+		above := func(z string) map[string]bool {
+			m := map[string]bool{}
+			for ; z != ""; z = parent(z) {
+				m[z] = true
+			}
+			return m
+		}
+		from, to := above(e.From), above(e.To)
+		for z := e.From; z != ""; z = parent(z) {
+			if !to[z] {
+				xs = append(xs, Crossing{Zone: z, Out: 1})
+			}
+		}
+		for z := e.To; z != ""; z = parent(z) {
+			if !from[z] {
+				xs = append(xs, Crossing{Zone: z, In: 1})
+			}
+		}
+	}
+	return xs
+}
+
 // Recount derives every zone's occupancy, entries, exits and tally figures
 // from the event log alone, independently of the counters the scripts keep:
 // the two must always agree (DESIGN: counters are derived from the log).
@@ -236,6 +286,7 @@ func Recount(zones []Zone, log []Entry) map[string]*Counters {
 		parent[z.ID] = z.Parent
 		out[z.ID] = newCounters()
 	}
+	parentOf := func(z string) string { return parent[z] }
 	ancestry := func(z string) []string { // z and the zones above it
 		var zs []string
 		for ; z != ""; z = parent[z] {
@@ -246,62 +297,37 @@ func Recount(zones []Zone, log []Entry) map[string]*Counters {
 	place := map[string]string{}
 	types := map[string]string{}
 	for _, e := range log {
-		switch e.Kind {
-		case "tally":
-			c := out[e.Zone]
-			if c == nil {
-				continue
-			}
-			if e.Code != checkin.Accepted {
-				c.Refusals[e.Code]++
-			}
-			c.Tally += e.Applied
-			p := out[parent[e.Zone]]
+		if c := out[e.Zone]; c != nil && e.Code != checkin.Accepted && e.Kind != "revoke" {
+			c.Refusals[e.Code]++
+		}
+		for _, x := range Crossings(e, parentOf) {
+			c := out[x.Zone]
 			switch {
-			case e.Applied > 0:
-				c.TallyIn += e.Applied
-				if p != nil {
+			case c == nil:
+			case x.Tally:
+				c.TallyIn += x.In
+				c.TallyOut += x.Out
+			default:
+				c.Entries += x.In
+				c.Exits += x.Out
+			}
+		}
+		switch {
+		case e.Kind == "tally":
+			// The tally balances: the zone's changes by what was applied;
+			// its parent's gives what moved up, or takes what moved down.
+			if c := out[e.Zone]; c != nil {
+				c.Tally += e.Applied
+			}
+			if p := out[parent[e.Zone]]; p != nil {
+				if e.Applied > 0 {
 					p.Tally -= e.Moved
-				}
-				// those not moved from the parent's balance entered every zone above
-				for _, a := range ancestry(parent[e.Zone]) {
-					if ac := out[a]; ac != nil {
-						ac.TallyIn += e.Applied - e.Moved
-					}
-				}
-			case e.Applied < 0:
-				c.TallyOut -= e.Applied
-				if p != nil {
+				} else {
 					p.Tally -= e.Applied
 				}
 			}
-		case "scan":
-			if e.Code != checkin.Accepted {
-				if c := out[e.Zone]; c != nil {
-					c.Refusals[e.Code]++
-				}
-				continue
-			}
-			if e.From == e.To {
-				continue
-			}
+		case e.Kind == "scan" && e.Code == checkin.Accepted && e.From != e.To:
 			types[e.Ticket] = e.Type
-			inTo := map[string]bool{}
-			for _, z := range ancestry(e.To) {
-				inTo[z] = true
-			}
-			inFrom := map[string]bool{}
-			for _, z := range ancestry(e.From) {
-				inFrom[z] = true
-				if c := out[z]; c != nil && !inTo[z] {
-					c.Exits++
-				}
-			}
-			for _, z := range ancestry(e.To) {
-				if c := out[z]; c != nil && !inFrom[z] {
-					c.Entries++
-				}
-			}
 			if e.To == "" {
 				delete(place, e.Ticket)
 			} else {
