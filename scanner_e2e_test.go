@@ -569,12 +569,14 @@ func (x *e2e) testOfflineTwoGates(t *testing.T) {
 	for _, p := range []string{tk[0], tk[1], tk[2], tk[3], both, twice} {
 		crafts.send(p)
 	}
+	// The others scan after the crafts hall did (the ticket's place follows
+	// its latest scan by time, whatever order the uploads come in).
+	crafts.waitCount(reOffline, 6, 20*time.Second)
 	for _, p := range []string{both, tk[5], tk[6], tk[7]} {
 		terroir.send(p)
 	}
 	lane2.send(twice)
 	lane2.send(tk[8])
-	crafts.waitCount(reOffline, 6, 20*time.Second)
 	terroir.waitCount(reOffline, 4, 20*time.Second)
 	lane2.waitCount(reOffline, 2, 20*time.Second)
 	for _, p := range []*proc{crafts, terroir, lane2} {

@@ -74,6 +74,12 @@ const (
 	Unverified       Flag = "unverified"
 	Clamped          Flag = "clamped"
 	OfflineOverride  Flag = "offline_override"
+	// Superseded: an offline upload older than what the ledger knew of the
+	// ticket (a later scan, or its day's closing): counted, moves nothing.
+	Superseded Flag = "superseded"
+	// DecidedIgnored: an upload marked offline that the device recorded
+	// while connected; its verdict was not taken, the scan was judged live.
+	DecidedIgnored Flag = "decided_ignored"
 )
 
 // Flags is a set of flags, kept sorted so that equal sets compare and encode

@@ -17,9 +17,12 @@ type Counters struct {
 	Exits     int // tickets that went out
 	TallyIn   int
 	TallyOut  int
-	Tally     int                  // its own tally balance: people counted by tally in it and not in a zone within it
-	ByType    map[string]int       // occupants with a ticket, by ticket type
-	Refusals  map[checkin.Code]int // refused entries by code
+	Tally     int // its own tally balance: people counted by tally in it and not in a zone within it
+	Swept     int // tickets still inside it at a day's closing, over the whole event
+	// UniqueVisitors counts the tickets that entered it, over the whole event.
+	UniqueVisitors int
+	ByType         map[string]int       // occupants with a ticket, by ticket type
+	Refusals       map[checkin.Code]int // refused entries by code
 }
 
 func newCounters() *Counters {
@@ -77,6 +80,10 @@ func (s *Store) Snapshot(ctx context.Context) (map[string]*Counters, int64, erro
 			c.TallyOut = n
 		case name == "tally":
 			c.Tally = n
+		case name == "swept":
+			c.Swept = n
+		case name == "uv":
+			c.UniqueVisitors = n
 		case strings.HasPrefix(name, "t:"):
 			c.ByType[name[2:]] = n
 		case strings.HasPrefix(name, "r:"):
@@ -107,7 +114,7 @@ func (s *Store) DayFields(ctx context.Context, date string) (map[string]string, 
 // Entry is one entry of the event log.
 type Entry struct {
 	ID        string // the log's own id, which orders entries
-	Kind      string // "scan", "tally" or "revoke"
+	Kind      string // "scan", "tally", "swept", "close", "conflict" or "revoke"
 	Seq       int64  // scans and tallies: 1, 2, 3, ... in the order they were decided (see Snapshot)
 	ScanID    string // the scan's or tally's id
 	Device    string
@@ -122,8 +129,12 @@ type Entry struct {
 	Delta     int    // a tally's requested delta
 	Applied   int    // a tally's applied delta
 	Moved     int    // a tally's people moved from (+) or to (-) the parent zone's tally balance
-	At        time.Time
-	DeviceAt  time.Time
+	// Day, Swept and SweptTally are a closing's (kind "close"): the day and
+	// what it swept per zone (see Closing).
+	Day               string
+	Swept, SweptTally map[string]int
+	At                time.Time
+	DeviceAt          time.Time
 }
 
 // Log reads at most n entries of the event log from the entry with id from
@@ -209,6 +220,12 @@ func decodeEntry(id string, fields []string) Entry {
 			e.Applied, _ = strconv.Atoi(v)
 		case "moved":
 			e.Moved, _ = strconv.Atoi(v)
+		case "day":
+			e.Day = v
+		case "swept":
+			e.Swept = zoneCounts(v)
+		case "swept_tally":
+			e.SweptTally = zoneCounts(v)
 		case "at":
 			e.At = fromMillis(v)
 		case "device_at":
@@ -296,8 +313,15 @@ func Recount(zones []Zone, log []Entry) map[string]*Counters {
 	}
 	place := map[string]string{}
 	types := map[string]string{}
+	visited := map[[2]string]bool{} // zone, ticket
+	visit := func(z, ticket string) {
+		if c := out[z]; c != nil && !visited[[2]string{z, ticket}] {
+			visited[[2]string{z, ticket}] = true
+			c.UniqueVisitors++
+		}
+	}
 	for _, e := range log {
-		if c := out[e.Zone]; c != nil && e.Code != checkin.Accepted && e.Kind != "revoke" {
+		if c := out[e.Zone]; c != nil && (e.Kind == "scan" || e.Kind == "tally") && e.Code != checkin.Accepted {
 			c.Refusals[e.Code]++
 		}
 		for _, x := range Crossings(e, parentOf) {
@@ -310,7 +334,13 @@ func Recount(zones []Zone, log []Entry) map[string]*Counters {
 			default:
 				c.Entries += x.In
 				c.Exits += x.Out
+				if x.In > 0 {
+					visit(x.Zone, e.Ticket)
+				}
 			}
+		}
+		if e.Kind == "scan" && e.Code == checkin.Accepted && e.Direction == checkin.In && e.Flags.Has(checkin.Superseded) {
+			visit(e.Zone, e.Ticket)
 		}
 		switch {
 		case e.Kind == "tally":
@@ -332,6 +362,17 @@ func Recount(zones []Zone, log []Entry) map[string]*Counters {
 				delete(place, e.Ticket)
 			} else {
 				place[e.Ticket] = e.To
+			}
+		case e.Kind == "swept":
+			delete(place, e.Ticket)
+			for _, a := range ancestry(e.Zone) {
+				if c := out[a]; c != nil {
+					c.Swept++
+				}
+			}
+		case e.Kind == "close":
+			for _, c := range out {
+				c.Tally = 0
 			}
 		}
 	}

@@ -7,14 +7,19 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"crowdflow/checkin"
 )
 
 var (
+	//go:embed lua/lib.lua
+	libLua string
 	//go:embed lua/scan.lua
 	scanLua string
+	//go:embed lua/close.lua
+	closeLua string
 	//go:embed lua/tally.lua
 	tallyLua string
 	//go:embed lua/read.lua
@@ -23,16 +28,23 @@ var (
 	revokeLua string
 )
 
-// The scripts, parsed once. Scripts are constants in all but name.
+// The scripts, parsed once. Scripts are constants in all but name. Those
+// that decide start with lib.lua, the parts they share.
 var (
-	ScanScript   = NewScript("scan", scanLua)
-	TallyScript  = NewScript("tally", tallyLua)
+	ScanScript   = NewScript("scan", libLua+scanLua)
+	TallyScript  = NewScript("tally", libLua+tallyLua)
+	CloseScript  = NewScript("close", libLua+closeLua)
 	ReadScript   = NewScript("read", readLua)
 	RevokeScript = NewScript("revoke", revokeLua)
 )
 
 // MaxIDLength bounds scan and tally ids (CONTRACT §3).
 const MaxIDLength = 64
+
+// ErrIDConflict marks a scan or tally whose id was used before for another
+// ticket, direction, gate, zone or count: it is not a replay, and nothing
+// changed (the attempt is logged).
+var ErrIDConflict = errors.New("id used before for another scan")
 
 // ErrInvalid marks a scan or tally the store refuses to run because a field
 // is missing or malformed: a caller's bug or bad input that got this far. It
@@ -46,11 +58,19 @@ type Zone struct {
 	Capacity   int
 }
 
+// Day is an event day as the ledger needs it: its date and the instant it
+// closes (CONTRACT §8: the end of its opening hours plus the event's grace).
+type Day struct {
+	Date  string // YYYY-MM-DD, local to the event
+	Close time.Time
+}
+
 // Config is what a Store needs to know of its event.
 type Config struct {
 	Event    string         // the event id: the Redis hash tag of every key
 	Location *time.Location // days and hours of the reports are local to it
 	Zones    []Zone         // the tree, root first, parents before children
+	Days     []Day          // the event days, by date; none: days never close
 }
 
 // Validate reports every problem of the configuration at once.
@@ -84,6 +104,14 @@ func (c Config) Validate() error {
 	if roots != 1 {
 		errs = append(errs, fmt.Errorf("%d root zones: want exactly one", roots))
 	}
+	for i, d := range c.Days {
+		if _, err := time.Parse(time.DateOnly, d.Date); err != nil {
+			errs = append(errs, fmt.Errorf("days[%d]: date %q: want YYYY-MM-DD", i, d.Date))
+		}
+		if i > 0 && (d.Date <= c.Days[i-1].Date || !d.Close.After(c.Days[i-1].Close)) {
+			errs = append(errs, fmt.Errorf("days[%d] %s: want days in order, each closing after the one before", i, d.Date))
+		}
+	}
 	return errors.Join(errs...)
 }
 
@@ -95,7 +123,22 @@ type Store struct {
 	loc   *time.Location
 	keys  keys
 	zones map[string]Zone
-	tree  []string // ARGV tail of scan.lua and tally.lua: n, then id, parent, capacity per zone
+	tree  []string // ARGV tail of the scripts: n, then id, parent, capacity per zone
+	days  []day
+
+	// closedUpTo is how many of days this Store has seen closed: below it,
+	// the per-scan path need not ask the ledger. It only grows.
+	closedUpTo atomic.Int64
+	// compact is set when a closing happened and the engine's journal has
+	// not been compacted since (see CloseDue).
+	compact atomic.Bool
+}
+
+// day is an event day with the instant its date starts: a scan belongs to
+// the first day whose window [start, close) holds it.
+type day struct {
+	Day
+	start time.Time
 }
 
 var _ interface {
@@ -115,19 +158,35 @@ func New(cfg Config, eng Engine) (*Store, error) {
 		s.zones[z.ID] = z
 		s.tree = append(s.tree, z.ID, z.Parent, strconv.Itoa(z.Capacity))
 	}
+	for _, d := range cfg.Days {
+		start, _ := time.ParseInLocation(time.DateOnly, d.Date, cfg.Location)
+		s.days = append(s.days, day{Day: d, start: start})
+	}
 	return s, nil
+}
+
+// dayOf is the event day a time belongs to, for the per-day keys: the first
+// day whose date has begun and which has not closed yet at t (so a scan
+// after midnight on a late night is the evening's), else t's local date.
+func (s *Store) dayOf(t time.Time) string {
+	for _, d := range s.days {
+		if !t.Before(d.start) && t.Before(d.Close) {
+			return d.Date
+		}
+	}
+	return t.In(s.loc).Format(time.DateOnly)
 }
 
 // keys names every key of one event; all share the hash tag {event}.
 type keys struct {
-	prefix                            string
-	scans, place, revoked, log, zones string
+	prefix                                              string
+	scans, place, revoked, log, zones, closed, last, uv string
 }
 
 func newKeys(event string) keys {
 	p := "cf:{" + event + "}:"
 	return keys{prefix: p, scans: p + "scans", place: p + "place", revoked: p + "revoked",
-		log: p + "log", zones: p + "zones"}
+		log: p + "log", zones: p + "zones", closed: p + "closed", last: p + "last", uv: p + "uv"}
 }
 
 func (k keys) day(date string) string  { return k.prefix + "day:" + date }
@@ -157,23 +216,30 @@ type Scan struct {
 	// Any other code: the person was turned away; the scan is logged with
 	// that code and nothing moves.
 	Decided  checkin.Code
-	Flags    checkin.Flags // noted by the caller: Offline, ClockSkew
+	Flags    checkin.Flags // noted by the caller: Offline, ClockSkew, DecidedIgnored
 	At       time.Time     // when the scan is judged to have happened (event clock)
 	DeviceAt time.Time     // the device's own clock
+	// Received is when the gateway got it (event clock); zero: At. Days
+	// that closed by then are closed first.
+	Received time.Time
 }
 
 // Tally is a count of people without tickets: Delta people into (>0) or out
 // of (<0) Zone, across its boundary with its parent (docs/rules.md, "Tallies").
 type Tally struct {
-	ID       string
-	Device   string
-	Gate     string // optional: the gate it was counted at
-	Zone     string
-	Delta    int
-	Force    bool
-	Flags    checkin.Flags
-	At       time.Time
-	DeviceAt time.Time
+	ID     string
+	Device string
+	Gate   string // optional: the gate it was counted at
+	// GateUnknown: Gate is not in the config, or not allowed for the device.
+	// The tally is logged and refused with unknown_gate.
+	GateUnknown bool
+	Zone        string
+	Delta       int
+	Force       bool
+	Flags       checkin.Flags
+	At          time.Time
+	DeviceAt    time.Time
+	Received    time.Time // as Scan.Received
 }
 
 // Verdict is the ledger's decision on a scan or tally.
@@ -234,20 +300,36 @@ func (s *Store) Scan(ctx context.Context, sc Scan) (Verdict, error) {
 	if _, ok := s.zones[sc.Zone]; !ok {
 		sc.Zone = ""
 	}
-	local := sc.At.In(s.loc)
-	date, hour := local.Format(time.DateOnly), local.Format("15")
+	if err := s.closeDue(ctx, orAt(sc.Received, sc.At)); err != nil {
+		return Verdict{}, fmt.Errorf("scan %s: %w", sc.ID, err)
+	}
+	date, hour, minute := s.when(sc.At)
 	keys := []string{s.keys.scans, s.keys.place, s.keys.revoked, s.keys.log, s.keys.zones,
-		s.keys.day(date), s.keys.seen(date)}
-	args := make([]string, 0, 14+len(s.tree))
+		s.keys.day(date), s.keys.seen(date), s.keys.closed, s.keys.last, s.keys.uv}
+	args := make([]string, 0, 16+len(s.tree))
 	args = append(args, sc.ID, sc.Device, sc.Gate, sc.Zone, string(sc.Direction), sc.Ticket,
 		sc.Type, string(sc.Precheck), flag01(sc.Reentry), override, sc.Flags.String(),
-		millis(sc.At), millis(sc.DeviceAt), hour)
+		millis(sc.At), millis(sc.DeviceAt), hour, minute, date)
 	args = append(args, s.tree...)
 	res, err := s.eng.Eval(ctx, ScanScript, keys, args...)
 	if err != nil {
 		return Verdict{}, fmt.Errorf("scan %s: %w", sc.ID, err)
 	}
 	return decodeVerdict(res)
+}
+
+// when names the per-day key, the hour ("15") and the minute ("1504") of a
+// decision time.
+func (s *Store) when(at time.Time) (date, hour, minute string) {
+	local := at.In(s.loc)
+	return s.dayOf(at), local.Format("15"), local.Format("1504")
+}
+
+func orAt(received, at time.Time) time.Time {
+	if received.IsZero() {
+		return at
+	}
+	return received
 }
 
 // Tally applies t, atomically.
@@ -265,11 +347,18 @@ func (s *Store) Tally(ctx context.Context, t Tally) (Verdict, error) {
 	if t.At.IsZero() {
 		return Verdict{}, fmt.Errorf("%w: no decision time", ErrInvalid)
 	}
-	local := t.At.In(s.loc)
-	keys := []string{s.keys.scans, s.keys.log, s.keys.zones, s.keys.day(local.Format(time.DateOnly))}
-	args := make([]string, 0, 10+len(s.tree))
+	if err := s.closeDue(ctx, orAt(t.Received, t.At)); err != nil {
+		return Verdict{}, fmt.Errorf("tally %s: %w", t.ID, err)
+	}
+	gate := string(checkin.Accepted)
+	if t.GateUnknown {
+		gate = string(checkin.UnknownGate)
+	}
+	date, hour, minute := s.when(t.At)
+	keys := []string{s.keys.scans, s.keys.log, s.keys.zones, s.keys.day(date), s.keys.closed}
+	args := make([]string, 0, 13+len(s.tree))
 	args = append(args, t.ID, t.Device, t.Gate, t.Zone, strconv.Itoa(t.Delta), flag01(t.Force),
-		t.Flags.String(), millis(t.At), millis(t.DeviceAt), local.Format("15"))
+		t.Flags.String(), millis(t.At), millis(t.DeviceAt), hour, minute, date, gate)
 	args = append(args, s.tree...)
 	res, err := s.eng.Eval(ctx, TallyScript, keys, args...)
 	if err != nil {
@@ -332,6 +421,9 @@ func decodeVerdict(res any) (Verdict, error) {
 		return Verdict{}, fmt.Errorf("decode verdict: unexpected reply %v", res)
 	}
 	code, _ := a[0].(string)
+	if code == "id_conflict" {
+		return Verdict{}, ErrIDConflict
+	}
 	flags, _ := a[1].(string)
 	zone, _ := a[2].(string)
 	occ, _ := a[3].(int64)

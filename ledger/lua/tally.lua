@@ -1,46 +1,43 @@
 -- tally.lua: apply one tally (+n or -n people without tickets across a zone's boundary),
--- atomically (docs/rules.md, "Tallies").
+-- atomically (docs/rules.md, "Tallies"). lib.lua comes first.
 --
--- KEYS[1] scans  hash    tally id -> its first verdict (tally and scan ids share one space)
--- KEYS[2] log    stream  the event log
--- KEYS[3] zones  hash    live counters (see scan.lua): "<zone>|tally" (its own tally balance),
---                        "|occ", "|tin", "|tout", and "|seq"
--- KEYS[4] day    hash    the day's counters: "<zone>|tin", "|tout", "|peak", "|peak_at",
---                        "<zone>|h<HH>|tin", "|tout", "|occ"
+-- KEYS[1] scans   hash    tally id -> its first verdict (tally and scan ids share one space)
+-- KEYS[2] log     stream  the event log
+-- KEYS[3] zones   hash    live counters (see scan.lua): "<zone>|tally" (its own tally balance),
+--                         "|occ", "|tin", "|tout", and "|seq"
+-- KEYS[4] day     hash    the tally's day's counters: "<zone>|tin", "|tout", "|peak", "|peak_at",
+--                         "<zone>|h<HH>|tin", "|tout", "|occ", and the gate's
+-- KEYS[5] closed  hash    date -> closing time of each closed day
 --
 -- ARGV[1] tally id   ARGV[2] device   ARGV[3] gate ("" for none)   ARGV[4] zone
 -- ARGV[5] delta, a non-zero integer   ARGV[6] force: 1 | 0
 -- ARGV[7] flags set by the caller, comma-separated
 -- ARGV[8] decision time, ms   ARGV[9] the device's time, ms   ARGV[10] hour "00".."23"
--- ARGV[11] n, the number of zones, then n triples: zone id, parent id ("" for the root), capacity
+-- ARGV[11] minute "HHMM"   ARGV[12] the event day, "YYYY-MM-DD"
+-- ARGV[13] the gate: accepted | unknown_gate (not in the config, or not allowed for the device)
+-- ARGV[14] n, the number of zones, then n triples: zone id, parent id ("" for the root), capacity
 --
 -- +n moves people from the parent's tally balance into the zone; those the parent's balance does
 -- not hold were in the parent uncounted, and enter it and every zone above it too
 -- (implicit_entry). -n moves at most the zone's own balance to the parent's (or outside, from the
--- root): never refused, never below zero (clamped).
--- Returns {code, flags, zone, occupancy, capacity, replayed 0|1}.
+-- root): never refused, never below zero (clamped). On a closed day nothing moves: an offline
+-- upload is counted for the day's report (superseded), a live +n is refused (closed).
+-- Returns {code, flags, zone, occupancy, capacity, replayed 0|1}, or {"id_conflict", ...}.
 
-local scans, log, zones, day = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local scans, log, zones, day, closed = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local id, device, gate, z = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local delta, force, at, devat, hour = tonumber(ARGV[5]), ARGV[6] == '1', ARGV[8], ARGV[9], ARGV[10]
+local minute, date, gateCheck = ARGV[11], ARGV[12], ARGV[13]
 
-local first = redis.call('HGET', scans, id)
-if first then
-  local code, flags, zone, occ, c =
-    string.match(first, '^([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)$')
-  return {code, flags, zone, tonumber(occ), tonumber(c), 1}
-end
-
-local parent, capacity = {}, {}
-for i = 0, tonumber(ARGV[11]) - 1 do
-  local zone = ARGV[12 + 3 * i]
-  parent[zone] = ARGV[13 + 3 * i]
-  capacity[zone] = tonumber(ARGV[14 + 3 * i])
-end
+local fp = 't|' .. z .. '|' .. ARGV[5] .. '|' .. gate
+local first = replay(scans, id, fp)
+if first then return first end
+local known = gate ~= '' and gateCheck == 'accepted' -- an unknown gate gets no report counters
+if first == false then return conflict(log, day, id, device, gate, known, at, fp) end
+readTree(14)
 local p = parent[z]
 
-local flags = {}
-for f in string.gmatch(ARGV[7], '[^,]+') do flags[f] = true end
+local flags = flagSet(ARGV[7])
 
 local function get(field)
   return tonumber(redis.call('HGET', zones, field) or '0')
@@ -50,7 +47,7 @@ end
 local function count(zone, what, n, occ)
   redis.call('HINCRBY', zones, zone .. '|' .. what, n)
   redis.call('HINCRBY', day, zone .. '|' .. what, n)
-  redis.call('HINCRBY', day, zone .. '|h' .. hour .. '|' .. what, n)
+  hourCount(day, zone, hour, what, n)
   redis.call('HSET', day, zone .. '|h' .. hour .. '|occ', occ)
   local peak = redis.call('HGET', day, zone .. '|peak')
   if not peak and what == 'tout' then
@@ -62,7 +59,22 @@ local function count(zone, what, n, occ)
 end
 
 local code, applied, moved, full = 'accepted', 0, 0, z
-if delta > 0 then
+if gateCheck ~= 'accepted' then
+  code = 'unknown_gate'
+elseif redis.call('HEXISTS', closed, date) == 1 then
+  if flags['offline'] then
+    -- counted then, for the day's report; the day's closing already emptied the zone
+    flags['superseded'] = true
+    local what = 'tin'
+    if delta < 0 then what = 'tout' end
+    redis.call('HINCRBY', day, z .. '|' .. what, math.abs(delta))
+    hourCount(day, z, hour, what, math.abs(delta))
+  elseif delta > 0 then
+    code = 'closed'
+  else
+    flags['clamped'] = true
+  end
+elseif delta > 0 then
   if p ~= '' then moved = math.min(delta, get(p .. '|tally')) end
   local extra = delta - moved
   local ok = get(z .. '|occ') + delta <= capacity[z]
@@ -105,17 +117,13 @@ if code ~= 'accepted' then
   redis.call('HINCRBY', zones, z .. '|r:' .. code, 1)
   redis.call('HINCRBY', day, z .. '|r:' .. code, 1)
 end
+if known then perGate(day, gate, minute, flags) end
 
-local names = {}
-for f in pairs(flags) do names[#names + 1] = f end
-table.sort(names)
-local fl = table.concat(names, ',')
+local fl = flagString(flags)
 local vz = z
 if code == 'zone_full' then vz = full end
 local occ, cap = get(vz .. '|occ'), capacity[vz]
-local seq = redis.call('HINCRBY', zones, '|seq', 1)
-redis.call('XADD', log, '*', 'kind', 'tally', 'seq', seq, 'id', id, 'device', device, 'gate', gate,
-  'zone', z, 'delta', delta, 'applied', applied, 'moved', moved, 'code', code, 'flags', fl,
-  'at', at, 'device_at', devat)
-redis.call('HSET', scans, id, table.concat({code, fl, vz, occ, cap}, '\t'))
-return {code, fl, vz, occ, cap, 0}
+redis.call('XADD', log, '*', 'kind', 'tally', 'seq', nextSeq(zones), 'id', id, 'device', device,
+  'gate', gate, 'zone', z, 'delta', delta, 'applied', applied, 'moved', moved, 'code', code,
+  'flags', fl, 'at', at, 'device_at', devat)
+return remember(scans, id, fp, code, fl, vz, occ, cap)

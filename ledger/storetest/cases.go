@@ -517,15 +517,21 @@ func testForgedAndUnknownGate(t *testing.T, open func(t *testing.T) ledger.Engin
 			want := before
 			want.counters = cloneCounters(before.counters)
 			want.days = map[string]map[string]string{date: maps.Clone(before.days[date])}
-			if z := tc.refusalZone; z != "" {
-				want.counters[z].Refusals[tc.want.Code]++
-				k := z + "|r:" + string(tc.want.Code)
+			inc := func(k string) {
 				n, _ := strconv.Atoi(want.days[date][k])
 				want.days[date][k] = strconv.Itoa(n + 1)
+			}
+			if z := tc.refusalZone; z != "" {
+				want.counters[z].Refusals[tc.want.Code]++
+				inc(z + "|r:" + string(tc.want.Code))
 			}
 			gz := sc.Zone
 			if gz == "annex" {
 				gz = ""
+			}
+			if gz != "" && sc.Precheck != checkin.UnknownGate { // the gate's report counters
+				inc("|g|" + sc.Gate + "|scans")
+				inc("|g|" + sc.Gate + "|m" + sc.At.In(MustLocation(t)).Format("1504"))
 			}
 			place := before.places[sc.Ticket]
 			want.log = append(before.log[:len(before.log):len(before.log)], ledger.Entry{Kind: "scan",
@@ -610,6 +616,16 @@ func testDayCounters(t *testing.T, open func(t *testing.T) ledger.Engine) {
 			"stage|h11|tin":  "2",
 			"stage|h11|tout": "2",
 			"stage|h11|occ":  "0",
+
+			"site|dw:75": "1", // a stay of 75 minutes in the site
+
+			"|g|g-site|scans":   "3",
+			"|g|g-site|m1005":   "1",
+			"|g|g-site|m1120":   "1",
+			"|g|g-site|m1130":   "1",
+			"|g|g-hall-a|scans": "2",
+			"|g|g-hall-a|m1010": "1",
+			"|g|g-hall-a|m1150": "1",
 		},
 		"2025-09-18": {
 			"site|in":      "1",
@@ -630,6 +646,16 @@ func testDayCounters(t *testing.T, open func(t *testing.T) ledger.Engine) {
 
 			"hall-b|r:zone_full":       "1",
 			"hall-b|r:not_valid_today": "1",
+
+			"site|dw:45": "1", // t3, 00:30 to 01:15 (t2's stay in hall-a began on another day: none)
+
+			"|g|g-site|scans":   "2",
+			"|g|g-site|m0030":   "1",
+			"|g|g-site|m0115":   "1",
+			"|g|g-hall-a|scans": "1",
+			"|g|g-hall-a|m0120": "1",
+			"|g|g-hall-b|scans": "1",
+			"|g|g-hall-b|m0110": "1",
 		},
 	}
 	for date, want := range tests {

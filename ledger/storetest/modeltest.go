@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"math/rand/v2"
@@ -49,9 +50,10 @@ func testModel(t *testing.T, open func(t *testing.T) ledger.Engine) {
 	n := int(envInt(t, opsEnv, defaultOps))
 	t.Logf("seed %d, %d operations (rerun with %s=%d)", seed, n, seedEnv, seed)
 
-	st := MustStore(t, open, fairZones)
 	loc := MustLocation(t)
-	m := newModel(loc, fairZones)
+	days := FairDays(t)
+	st := MustStoreDays(t, open, fairZones, days)
+	m := newModel(loc, fairZones, days)
 	g := newGen(seed, m, loc, n)
 	ctx := t.Context()
 
@@ -74,6 +76,11 @@ func testModel(t *testing.T, open func(t *testing.T) ledger.Engine) {
 		case o.tally != nil:
 			want = m.tally(*o.tally)
 			got, err = st.Tally(ctx, *o.tally)
+		case o.close:
+			want.Code = checkin.Code("closings " + formatClosings(m.closeUpTo(m.due(o.at), "gateway")))
+			var cs []ledger.Closing
+			cs, err = st.CloseDue(ctx, o.at, "gateway")
+			got.Code = checkin.Code("closings " + formatClosings(cs))
 		default:
 			var gotN int
 			wantN := m.revoke(o.at, "operator", o.revoke...)
@@ -85,6 +92,9 @@ func testModel(t *testing.T, open func(t *testing.T) ledger.Engine) {
 		history = append(history, fmt.Sprintf("%d %s -> %s", i, o, formatVerdict(got)))
 		if len(history) > 20 {
 			history = history[1:]
+		}
+		if errors.Is(err, ledger.ErrIDConflict) {
+			got, err = ledger.Verdict{Code: idConflict}, nil
 		}
 		if err != nil {
 			fail("op %d %s: %v", i, o, err)
@@ -104,6 +114,9 @@ func testModel(t *testing.T, open func(t *testing.T) ledger.Engine) {
 				m.overrideFlags(o.id(), got.Flags)
 			}
 			seen[string(got.Code)] = true
+			if o.close && got.Code != "closings []" {
+				seen["closings"] = true
+			}
 			for _, f := range got.Flags {
 				seen[string(f)] = true
 			}
@@ -116,6 +129,21 @@ func testModel(t *testing.T, open func(t *testing.T) ledger.Engine) {
 				fail("after op %d:\n%s", i, d)
 			}
 		}
+	}
+	// The last day closes after its last operation, when a gateway's ticker
+	// (or a command) finds it due: the store must close it as the model does.
+	end := FairDays(t)[fairDayCount-1].Close.Add(time.Hour)
+	want, got := formatClosings(m.closeUpTo(m.due(end), "gateway")), ""
+	cs, err := st.CloseDue(ctx, end, "gateway")
+	if err != nil {
+		fail("close due at %s: %v", end, err)
+	}
+	if got = formatClosings(cs); got != want || len(cs) != 1 {
+		fail("close due at %s:\n  got  %s\n  want %s (the last day, once)", end, got, want)
+	}
+	seen["closings"] = true
+	if d := diffModel(t, st, m, g.tickets, true); d != "" {
+		fail("after the last closing:\n%s", d)
 	}
 	for _, kind := range slices.Sorted(maps.Keys(flagDiffs)) {
 		t.Errorf("seed %d: %d verdicts %s (+ the store's extra flags, - the ones it left out)", seed,
@@ -130,8 +158,14 @@ func testModel(t *testing.T, open func(t *testing.T) ledger.Engine) {
 			missing = append(missing, string(c))
 		}
 	}
+	for _, c := range []checkin.Code{idConflict, "closings"} {
+		if !seen[string(c)] {
+			missing = append(missing, string(c))
+		}
+	}
 	for _, f := range []checkin.Flag{checkin.NotInside, checkin.MovedFromSibling, checkin.ImplicitEntry,
-		checkin.Offline, checkin.Forced, checkin.ClockSkew, checkin.Unverified, checkin.Clamped} {
+		checkin.Offline, checkin.Forced, checkin.ClockSkew, checkin.Unverified, checkin.Clamped,
+		checkin.Superseded, checkin.OfflineOverride} {
 		if !seen[string(f)] {
 			missing = append(missing, string(f))
 		}
@@ -194,13 +228,26 @@ type ticketInfo struct {
 	reentry   bool
 }
 
-// op is one generated operation: a scan, a tally or a revocation.
+// op is one generated operation: a scan, a tally, a revocation or a call of
+// CloseDue at.
 type op struct {
 	what   string // what the generator meant, for failure messages
 	scan   *ledger.Scan
 	tally  *ledger.Tally
 	revoke []string
+	close  bool
 	at     time.Time
+}
+
+// formatClosings prints what closings did, for comparing the store's with
+// the model's.
+func formatClosings(cs []ledger.Closing) string {
+	var parts []string
+	for _, c := range cs {
+		parts = append(parts, fmt.Sprintf("%s swept=%s swept_tally=%s", c.Date, formatCounts(c.Swept),
+			formatCounts(c.SweptTally)))
+	}
+	return "[" + strings.Join(parts, "; ") + "]"
 }
 
 func (o op) String() string {
@@ -208,12 +255,16 @@ func (o op) String() string {
 	case o.scan != nil:
 		s := o.scan
 		return fmt.Sprintf("%s: scan id=%s %s gate=%s zone=%q ticket=%q type=%s pre=%s reentry=%t force=%t "+
-			"flags=[%s] at=%s", o.what, s.ID, s.Direction, s.Gate, s.Zone, s.Ticket, s.Type, s.Precheck,
-			s.Reentry, s.Force, s.Flags, s.At.Format("01-02T15:04:05"))
+			"decided=%s flags=[%s] at=%s received=%s", o.what, s.ID, s.Direction, s.Gate, s.Zone, s.Ticket,
+			s.Type, s.Precheck, s.Reentry, s.Force, s.Decided, s.Flags, s.At.Format("01-02T15:04:05"),
+			s.Received.Format("01-02T15:04:05"))
 	case o.tally != nil:
 		tl := o.tally
 		return fmt.Sprintf("%s: tally id=%s zone=%s delta=%+d force=%t flags=[%s] at=%s", o.what, tl.ID,
 			tl.Zone, tl.Delta, tl.Force, tl.Flags, tl.At.Format("01-02T15:04:05"))
+	}
+	if o.close {
+		return fmt.Sprintf("%s: close due at %s", o.what, o.at.Format("01-02T15:04:05"))
 	}
 	return fmt.Sprintf("%s: revoke %v", o.what, o.revoke)
 }
@@ -245,15 +296,20 @@ func newGen(seed uint64, m *model, loc *time.Location, n int) *gen {
 	return g
 }
 
-// day0 is the first of the two days of the model test, 10:00 local time.
+// day0 is the first of the model test's days (FairDays), 10:00 local time.
 func (g *gen) day0() time.Time { return time.Date(2025, 9, 17, 10, 0, 0, 0, g.loc) }
 
-// when spreads the operations over 10:00 to 19:00 of two days: the first half
-// on the first day, the second half on the next.
+// when spreads the operations over the days of FairDays, a third on each,
+// from 10:00 to 21:00 (the last part after the day's closing at 20:30), the
+// last day to 20:00 only, so that it is still open when the test ends.
 func (g *gen) when(i int) time.Time {
-	half := max(g.n/2, 1)
-	day, k := i/half, i%half
-	return g.day0().AddDate(0, 0, min(day, 1)).Add(time.Duration(k) * 9 * time.Hour / time.Duration(half)).
+	third := max(g.n/fairDayCount, 1)
+	day := min(i/third, fairDayCount-1)
+	k, span := i-day*third, 11*time.Hour
+	if day == fairDayCount-1 {
+		span = 10 * time.Hour * time.Duration(third) / time.Duration(g.n-day*third)
+	}
+	return g.day0().AddDate(0, 0, day).Add(time.Duration(k) * span / time.Duration(third)).
 		Add(time.Duration(g.rng.IntN(20)) * time.Second)
 }
 
@@ -271,19 +327,28 @@ func (g *gen) scan(i int, tk ticketInfo, zone string, dir checkin.Direction) *le
 	sc := &ledger.Scan{ID: fmt.Sprintf("s%05d", i), Device: pick(g, "dev-1", "dev-2", "dev-3"),
 		Gate: "g-" + zone, Zone: zone, Direction: dir, Ticket: tk.id, Type: tk.ttype,
 		Reentry: tk.reentry, Precheck: checkin.Accepted}
-	g.stamp(i, &sc.At, &sc.DeviceAt, &sc.Flags)
+	g.stamp(i, &sc.At, &sc.DeviceAt, &sc.Received, &sc.Flags)
+	if sc.Flags.Has(checkin.Offline) {
+		switch r := g.rng.IntN(10); {
+		case r < 5:
+			sc.Decided = checkin.Accepted
+		case r < 7:
+			sc.Decided = pick(g, checkin.ZoneFull, checkin.AlreadyInside, checkin.Revoked)
+		}
+	}
 	return sc
 }
 
-// stamp sets the decision time, the device's time and the caller's flags:
-// now and then an offline upload from the first day, a skewed device clock,
-// or no device time at all.
-func (g *gen) stamp(i int, at, devAt *time.Time, flags *checkin.Flags) {
+// stamp sets the decision time, the device's time, when the store receives
+// it and the caller's flags: now and then an offline upload recorded up to
+// four hours before (late, out of order, now and then on a day that has
+// closed since), a skewed device clock, or no device time at all.
+func (g *gen) stamp(i int, at, devAt, received *time.Time, flags *checkin.Flags) {
 	*at = g.when(i)
-	*devAt = *at
+	*devAt, *received = *at, *at
 	switch {
-	case g.pct(4) && i >= g.n/2:
-		*at = g.day0().Add(time.Duration(g.rng.IntN(9*3600)) * time.Second)
+	case g.pct(8):
+		*at = at.Add(-time.Duration(g.rng.IntN(4*3600)) * time.Second)
 		*devAt = *at
 		*flags = flags.With(checkin.Offline)
 	case g.pct(3):
@@ -325,8 +390,8 @@ func (g *gen) tally(i int) *ledger.Tally {
 		delta = -delta
 	}
 	tl := &ledger.Tally{ID: fmt.Sprintf("t%05d", i), Device: "counter", Gate: pick(g, "", "g-"+zone),
-		Zone: zone, Delta: delta, Force: g.pct(10)}
-	g.stamp(i, &tl.At, &tl.DeviceAt, &tl.Flags)
+		Zone: zone, Delta: delta, Force: g.pct(10), GateUnknown: g.pct(3)}
+	g.stamp(i, &tl.At, &tl.DeviceAt, &tl.Received, &tl.Flags)
 	return tl
 }
 
@@ -351,8 +416,8 @@ func (g *gen) make(i int) op {
 			prev.what = "resent"
 			return prev
 		}
-		o := g.make(i) // the same id with other content: the first verdict must come back
-		if o.revoke != nil {
+		o := g.make(i) // the same id with other content: id_conflict, unless it is the same after all
+		if o.revoke != nil || o.close {
 			return o
 		}
 		id := prev.id()
@@ -396,6 +461,8 @@ func (g *gen) make(i int) op {
 			sc.Precheck = checkin.UnknownGate // the device may not use this gate
 		}
 		return op{what: "unknown gate", scan: sc}
+	case r < 91 && g.pct(30):
+		return op{what: "close", close: true, at: g.when(i)}
 	case r < 90:
 		tk := g.ticket()
 		if !g.m.revoked[tk.id] && g.revoked >= maxRevoked {

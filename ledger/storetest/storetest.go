@@ -28,6 +28,7 @@ func Run(t *testing.T, open func(t *testing.T) ledger.Engine) {
 	t.Run("ForgedAndUnknownGate", func(t *testing.T) { testForgedAndUnknownGate(t, open) })
 	t.Run("DayCounters", func(t *testing.T) { testDayCounters(t, open) })
 	t.Run("Seq", func(t *testing.T) { testSeq(t, open) })
+	t.Run("Days", func(t *testing.T) { testDays(t, open) })
 }
 
 // The suite's event: a site with two halls and a stage, the first hall with a
@@ -58,6 +59,32 @@ func MustLocation(tb testing.TB) *time.Location {
 func MustStore(t *testing.T, open func(t *testing.T) ledger.Engine, zones []ledger.Zone) *ledger.Store {
 	t.Helper()
 	st, err := ledger.New(ledger.Config{Event: event, Location: MustLocation(t), Zones: zones}, open(t))
+	if err != nil {
+		t.Fatalf("new store: %v", err)
+	}
+	return st
+}
+
+// fairDayCount is how many days FairDays has.
+const fairDayCount = 3
+
+// FairDays are the suite's event days: 17 to 19 September 2025, each open
+// 10:00 to 20:00 and closing at 20:30 (the default grace of 30 minutes).
+func FairDays(tb testing.TB) []ledger.Day {
+	tb.Helper()
+	loc := MustLocation(tb)
+	var days []ledger.Day
+	for i := range fairDayCount {
+		d := time.Date(2025, 9, 17+i, 20, 30, 0, 0, loc)
+		days = append(days, ledger.Day{Date: d.Format(time.DateOnly), Close: d})
+	}
+	return days
+}
+
+// MustStoreDays is MustStore for an event with days, which close.
+func MustStoreDays(t *testing.T, open func(t *testing.T) ledger.Engine, zones []ledger.Zone, days []ledger.Day) *ledger.Store {
+	t.Helper()
+	st, err := ledger.New(ledger.Config{Event: event, Location: MustLocation(t), Zones: zones, Days: days}, open(t))
 	if err != nil {
 		t.Fatalf("new store: %v", err)
 	}
@@ -196,8 +223,8 @@ func formatCounters(c *ledger.Counters) string {
 		return "<none>"
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "occ=%d in=%d out=%d tin=%d tout=%d tally=%d types={", c.Occupancy, c.Entries,
-		c.Exits, c.TallyIn, c.TallyOut, c.Tally)
+	fmt.Fprintf(&b, "occ=%d in=%d out=%d tin=%d tout=%d tally=%d swept=%d uv=%d types={", c.Occupancy,
+		c.Entries, c.Exits, c.TallyIn, c.TallyOut, c.Tally, c.Swept, c.UniqueVisitors)
 	var parts []string
 	for _, ty := range slices.Sorted(maps.Keys(c.ByType)) {
 		if c.ByType[ty] != 0 { // an absent type and a type at zero mean the same
@@ -244,9 +271,19 @@ func formatVerdict(v ledger.Verdict) string {
 // formatEntry prints the fields of e that the store writes, without its log id.
 func formatEntry(e ledger.Entry) string {
 	return fmt.Sprintf("{%s id=%q device=%q gate=%q zone=%q dir=%q ticket=%q type=%q code=%s flags=[%s] "+
-		"from=%q to=%q delta=%d applied=%d at=%d device_at=%d}", e.Kind, e.ScanID, e.Device, e.Gate,
-		e.Zone, e.Direction, e.Ticket, e.Type, e.Code, e.Flags, e.From, e.To, e.Delta, e.Applied,
-		millis(e.At), millis(e.DeviceAt))
+		"from=%q to=%q delta=%d applied=%d day=%q swept=%s swept_tally=%s at=%d device_at=%d}", e.Kind,
+		e.ScanID, e.Device, e.Gate, e.Zone, e.Direction, e.Ticket, e.Type, e.Code, e.Flags, e.From, e.To,
+		e.Delta, e.Applied, e.Day, formatCounts(e.Swept), formatCounts(e.SweptTally), millis(e.At),
+		millis(e.DeviceAt))
+}
+
+// formatCounts prints per-zone counts sorted by zone; none and empty alike.
+func formatCounts(m map[string]int) string {
+	var parts []string
+	for _, z := range slices.Sorted(maps.Keys(m)) {
+		parts = append(parts, fmt.Sprintf("%s:%d", z, m[z]))
+	}
+	return "{" + strings.Join(parts, " ") + "}"
 }
 
 // diffLog compares two logs entry by entry, "" when they agree.
