@@ -48,6 +48,7 @@ func commands() []command {
 		{"token", "print a signed staff token for a device or a person", runToken},
 		{"gateway", "the service: scanner websocket, HTTP API and metrics", runGateway},
 		{"scanner", "the gate client: reads ticket payloads on stdin, shows verdicts, queues offline", runScanner},
+		{"day", "close an event day by hand: whoever is still inside is swept out", runDay},
 	}
 }
 

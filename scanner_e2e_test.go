@@ -377,7 +377,7 @@ func (x *e2e) ledgerOf(t *testing.T, redisURL string) *ledger.Store {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = eng.Close() })
-	st, err := ledger.New(ledgerConfig(x.ev), eng)
+	st, err := ledger.New(admission.LedgerConfig(x.ev), eng)
 	if err != nil {
 		t.Fatal(err)
 	}

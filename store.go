@@ -6,20 +6,12 @@ import (
 	"log/slog"
 	"path/filepath"
 
+	"crowdflow/admission"
 	"crowdflow/event"
 	"crowdflow/ledger"
 	"crowdflow/ledger/embedded"
 	"crowdflow/ledger/redisengine"
 )
-
-// ledgerConfig is what the ledger needs of an event.
-func ledgerConfig(ev *event.Event) ledger.Config {
-	zs := make([]ledger.Zone, len(ev.Zones))
-	for i, z := range ev.Zones {
-		zs[i] = ledger.Zone{ID: z.ID, Parent: z.Parent, Capacity: z.Capacity}
-	}
-	return ledger.Config{Event: ev.ID, Location: ev.Location, Zones: zs}
-}
 
 // openLedger opens the event's ledger: on Redis when redisURL is set, else
 // the embedded store in dataDir/ledger, which logs to logger. The returned
@@ -45,7 +37,7 @@ func openLedger(ctx context.Context, ev *event.Event, redisURL, dataDir string, 
 		}
 		eng = e
 	}
-	st, err := ledger.New(ledgerConfig(ev), eng)
+	st, err := ledger.New(admission.LedgerConfig(ev), eng)
 	if err != nil {
 		_ = eng.Close()
 		return nil, nil, err

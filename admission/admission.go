@@ -8,6 +8,8 @@ package admission
 
 import (
 	"crypto/ed25519"
+	"errors"
+	"fmt"
 	"time"
 
 	"crowdflow/checkin"
@@ -59,6 +61,20 @@ func (j *Judge) Read(payload string) Reading {
 	return Reading{Ticket: t, Pass: p}
 }
 
+// LedgerConfig is what the ledger needs of ev: its id, time zone, zone tree
+// with capacities, and each day with its closing time (close_grace included).
+func LedgerConfig(ev *event.Event) ledger.Config {
+	zs := make([]ledger.Zone, len(ev.Zones))
+	for i, z := range ev.Zones {
+		zs[i] = ledger.Zone{ID: z.ID, Parent: z.Parent, Capacity: z.Capacity}
+	}
+	ds := make([]ledger.Day, len(ev.Days))
+	for i, d := range ev.Days {
+		ds[i] = ledger.Day{Date: d.Date, Close: d.Closes}
+	}
+	return ledger.Config{Event: ev.ID, Location: ev.Location, Zones: zs, Days: ds}
+}
+
 // Request is one scan as a device sent it.
 type Request struct {
 	ID          string // the device's scan id
@@ -71,6 +87,35 @@ type Request struct {
 	Offline     bool         // decided offline, uploaded now
 	Decided     checkin.Code // with Offline: the verdict the gate gave, which stands
 	Force       bool         // a supervisor's override; the caller checked the role
+	// ConnectedSince is when the connection that sent it said hello. An
+	// offline upload recorded after that (give or take SkewTolerance) was
+	// not recorded offline: it is judged live, its decided verdict ignored.
+	ConnectedSince time.Time
+}
+
+// ErrBadTime marks an offline upload whose time cannot be right: outside the
+// event's days, or later than now plus SkewTolerance. It changes nothing.
+var ErrBadTime = errors.New("time outside the event")
+
+// CheckTime reports, for an offline upload recorded at deviceAt and
+// received at now, whether its time can be right: from the first event
+// day's date to the last day's closing, and not later than now plus
+// SkewTolerance. A live scan is judged at now whatever its device says.
+func CheckTime(ev *event.Event, deviceAt, now time.Time, offline bool) error {
+	if !offline || len(ev.Days) == 0 {
+		return nil
+	}
+	first, _ := time.ParseInLocation(time.DateOnly, ev.Days[0].Date, ev.Location)
+	last := ev.Days[len(ev.Days)-1].Closes
+	switch {
+	case deviceAt.IsZero() || deviceAt.Before(first) || !deviceAt.Before(last):
+		return fmt.Errorf("%w: %s is not within the event's days (%s to %s)", ErrBadTime,
+			deviceAt.In(ev.Location).Format(time.RFC3339), ev.Days[0].Date, last.In(ev.Location).Format(time.RFC3339))
+	case deviceAt.After(now.Add(SkewTolerance)):
+		return fmt.Errorf("%w: %s is later than the gateway's clock, %s", ErrBadTime,
+			deviceAt.In(ev.Location).Format(time.RFC3339), now.In(ev.Location).Format(time.RFC3339))
+	}
+	return nil
 }
 
 // When is the time a scan or tally sent at now (the gateway's event clock)
@@ -96,9 +141,16 @@ func When(deviceAt, now time.Time, offline bool) (time.Time, checkin.Flags) {
 // Scan prepares r for the ledger, judged at now (the gateway's event clock),
 // at the time When says.
 func (j *Judge) Scan(r Request, now time.Time) (ledger.Scan, Reading) {
+	ignored := r.Offline && !r.ConnectedSince.IsZero() && r.DeviceAt.After(r.ConnectedSince.Add(SkewTolerance))
+	if ignored {
+		r.Offline = false
+	}
 	at, flags := When(r.DeviceAt, now, r.Offline)
+	if ignored && r.Decided != "" {
+		flags = flags.With(checkin.DecidedIgnored)
+	}
 	sc := ledger.Scan{ID: r.ID, Device: r.Device, Gate: r.Gate, Direction: r.Direction,
-		Force: r.Force, At: at, DeviceAt: r.DeviceAt, Flags: flags}
+		Force: r.Force, At: at, DeviceAt: r.DeviceAt, Flags: flags, Received: now}
 	if r.Offline {
 		sc.Decided = r.Decided
 	}

@@ -93,11 +93,7 @@ func mustFair(tb testing.TB) *fair {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { _ = eng.Close() })
-	zs := make([]ledger.Zone, len(ev.Zones))
-	for i, z := range ev.Zones {
-		zs[i] = ledger.Zone{ID: z.ID, Parent: z.Parent, Capacity: z.Capacity}
-	}
-	st, err := ledger.New(ledger.Config{Event: ev.ID, Location: ev.Location, Zones: zs}, eng)
+	st, err := ledger.New(admission.LedgerConfig(ev), eng)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -81,18 +81,20 @@ func TestOuarzazateDays(t *testing.T) {
 			closeAt = time.Date(2025, 9, 23, 0, 0, 0, 0, loc)
 		}
 		want = append(want, event.Day{
-			Date:  time.Date(2025, 9, d, 0, 0, 0, 0, loc).Format("2006-01-02"),
-			Open:  time.Date(2025, 9, d, 10, 0, 0, 0, loc),
-			Close: closeAt,
+			Date:   time.Date(2025, 9, d, 0, 0, 0, 0, loc).Format("2006-01-02"),
+			Open:   time.Date(2025, 9, d, 10, 0, 0, 0, loc),
+			Close:  closeAt,
+			Closes: closeAt.Add(30 * time.Minute), // close_grace
 		})
 	}
 	if len(got) != len(want) {
 		t.Fatalf("days: got %d, want %d", len(got), len(want))
 	}
 	for i := range want {
-		if got[i].Date != want[i].Date || !got[i].Open.Equal(want[i].Open) || !got[i].Close.Equal(want[i].Close) {
-			t.Errorf("day %d: got %s %s–%s, want %s %s–%s", i, got[i].Date, got[i].Open, got[i].Close,
-				want[i].Date, want[i].Open, want[i].Close)
+		if got[i].Date != want[i].Date || !got[i].Open.Equal(want[i].Open) || !got[i].Close.Equal(want[i].Close) ||
+			!got[i].Closes.Equal(want[i].Closes) {
+			t.Errorf("day %d: got %s %s–%s closes %s, want %s %s–%s closes %s", i, got[i].Date, got[i].Open,
+				got[i].Close, got[i].Closes, want[i].Date, want[i].Open, want[i].Close, want[i].Closes)
 		}
 	}
 }

@@ -55,8 +55,12 @@ type Event struct {
 	TimeZone string
 	// Location is TimeZone, loaded. Dates and hours are local to it.
 	Location *time.Location
-	// Days are the event days, sorted by date; their hours never overlap.
+	// Days are the event days, sorted by date; their hours never overlap,
+	// and each closes (Closes) before the next opens.
 	Days []Day
+	// CloseGrace is how long after a day's last entry the day closes
+	// (CONTRACT §8): time for the last visitors to walk out and be counted.
+	CloseGrace time.Duration
 	// Zones are in pre-order: the root (the site) first, every parent before
 	// its children, children in file order. Summing occupancy bottom-up is a
 	// walk of this slice backwards.
@@ -108,6 +112,9 @@ type Day struct {
 	// Close is when entry ends; always after Open, and after midnight when
 	// the evening runs late (written 24:00 or later in the file).
 	Close time.Time
+	// Closes is when the day closes in the ledger: Close plus the event's
+	// CloseGrace. Whoever is still inside then is swept out.
+	Closes time.Time
 }
 
 // IsOpen reports whether t is within the day's hours: Open <= t < Close.

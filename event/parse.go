@@ -145,6 +145,7 @@ type (
 		Name        Text            `yaml:"name"`
 		Venue       string          `yaml:"venue"`
 		TimeZone    string          `yaml:"time_zone"`
+		CloseGrace  string          `yaml:"close_grace"`
 		Days        []rawDay        `yaml:"days"`
 		Zones       []rawZone       `yaml:"zones"`
 		Gates       []rawGate       `yaml:"gates"`

@@ -33,6 +33,16 @@ const (
 var (
 	// The event id goes inside Redis hash tags and URLs: keep it plain.
 	reEventID = regexp.MustCompile(`^[a-z0-9-]{1,40}$`)
+)
+
+// DefaultCloseGrace is close_grace when the event file does not say
+// (CONTRACT §8), and maxCloseGrace its largest value.
+const (
+	DefaultCloseGrace = 30 * time.Minute
+	maxCloseGrace     = 6 * time.Hour
+)
+
+var (
 	// Zone, gate and type ids go into Redis keys, metric labels, CSV cells
 	// and comma-separated flags: no spaces, commas, colons or braces.
 	reID    = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$`)
@@ -60,7 +70,19 @@ func build(raw *rawEvent, p *problems) *Event {
 	}
 	e.hash = eventHash(e.ID)
 
-	e.Days, e.daysByDate = buildDays(raw.Days, e.Location, p)
+	e.CloseGrace = DefaultCloseGrace
+	if raw.CloseGrace != "" {
+		g, err := time.ParseDuration(raw.CloseGrace)
+		switch {
+		case err != nil:
+			p.add("close_grace", "%q: want a duration such as 30m or 1h", raw.CloseGrace)
+		case g < 0 || g > maxCloseGrace:
+			p.add("close_grace", "%s: want 0 to %s", raw.CloseGrace, maxCloseGrace)
+		default:
+			e.CloseGrace = g
+		}
+	}
+	e.Days, e.daysByDate = buildDays(raw.Days, e.Location, e.CloseGrace, p)
 	zoneIndex := buildZones(raw.Zones, p)
 	gates := buildGates(raw.Gates, zoneIndex, p)
 	types := buildTypes(raw.TicketTypes, zoneIndex, e.daysByDate, p)
@@ -146,7 +168,7 @@ func checkID(p *problems, coll string, i int, id string, seen map[string]int) bo
 }
 
 // buildDays parses the days, sorted by date, and indexes them by date.
-func buildDays(raw []rawDay, loc *time.Location, p *problems) ([]Day, map[string]int) {
+func buildDays(raw []rawDay, loc *time.Location, grace time.Duration, p *problems) ([]Day, map[string]int) {
 	if len(raw) == 0 {
 		p.add("days", "no event days")
 	}
@@ -188,6 +210,7 @@ func buildDays(raw []rawDay, loc *time.Location, p *problems) ([]Day, map[string
 			Open:  time.Date(y, m, d, oh, om, 0, 0, loc),
 			Close: time.Date(y, m, d, ch, cm, 0, 0, loc),
 		}
+		day.Closes = day.Close.Add(grace)
 		if !day.Close.After(day.Open) {
 			p.add(path+".close", "%s is not after the opening %s; write a close after midnight as 24:00 or later (24:30 is 00:30 the next morning)", rd.Close, rd.Open)
 			continue
@@ -198,10 +221,10 @@ func buildDays(raw []rawDay, loc *time.Location, p *problems) ([]Day, map[string
 	days := make([]Day, 0, len(ok))
 	byDate := make(map[string]int, len(ok))
 	for k, d := range ok {
-		if k > 0 && d.Open.Before(ok[k-1].Close) {
+		if k > 0 && d.Open.Before(ok[k-1].Closes) {
 			prev := ok[k-1]
-			p.add(fmt.Sprintf("days[%d].open", d.i), "overlaps days[%d] (%s), which closes at %s",
-				prev.i, prev.Date, prev.Close.Format("2006-01-02 15:04"))
+			p.add(fmt.Sprintf("days[%d].open", d.i), "overlaps days[%d] (%s), which closes at %s (its close plus close_grace)",
+				prev.i, prev.Date, prev.Closes.Format("2006-01-02 15:04"))
 		}
 		byDate[d.Date] = len(days)
 		days = append(days, d.Day)

@@ -77,6 +77,11 @@ const (
 	// DefaultSilentAfter: a gate with no scan for this long while the event
 	// is open is silent (an alert: a scanner down, a lane closed).
 	DefaultSilentAfter = 10 * time.Minute
+	// DefaultCloseCheck is how often (wall time) the gateway asks the ledger
+	// to close the event days that are due (CONTRACT §8), so that a day
+	// closes on time even when nobody scans after it: a scan arriving
+	// first closes it too.
+	DefaultCloseCheck = 5 * time.Second
 )
 
 // Config configures a Server. Build it with DefaultConfig and change what
@@ -112,6 +117,8 @@ type Config struct {
 	LiveRing           int
 	LiveSendBuffer     int
 	SilentAfter        time.Duration
+	// CloseCheck is how often the gateway closes the days that are due.
+	CloseCheck time.Duration
 	// UI serves the web pages (GET /, /scan, /login, /static/...) when set;
 	// the CLI sets it to the dashboard's handler. Without it those paths
 	// answer 404.
@@ -148,6 +155,7 @@ func DefaultConfig() Config {
 		LiveRing:        DefaultLiveRing,
 		LiveSendBuffer:  DefaultLiveSendBuffer,
 		SilentAfter:     DefaultSilentAfter,
+		CloseCheck:      DefaultCloseCheck,
 	}
 }
 
@@ -179,7 +187,8 @@ func (c Config) Validate() error {
 	}{{"write_wait", c.WriteWait}, {"pong_wait", c.PongWait}, {"ping_period", c.PingPeriod},
 		{"drain_wait", c.DrainWait}, {"close_wait", c.CloseWait}, {"shutdown_timeout", c.ShutdownTimeout},
 		{"store_timeout", c.StoreTimeout}, {"ready_timeout", c.ReadyTimeout},
-		{"live_poll", c.LivePoll}, {"live_tick", c.LiveTick}, {"silent_after", c.SilentAfter}} {
+		{"live_poll", c.LivePoll}, {"live_tick", c.LiveTick}, {"silent_after", c.SilentAfter},
+		{"close_check", c.CloseCheck}} {
 		if d.v <= 0 {
 			bad(d.field, "%s: want more than 0", d.v)
 		}

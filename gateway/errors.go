@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"crowdflow/admission"
 	"crowdflow/ledger"
 	"crowdflow/token"
 	"crowdflow/wire"
@@ -77,6 +78,11 @@ func classify(err error) (status int, code, message string) {
 		return http.StatusBadRequest, wire.ErrMalformed, err.Error()
 	case errors.Is(err, wire.ErrBadFrame):
 		return http.StatusBadRequest, wire.ErrMalformed, err.Error()
+	case errors.Is(err, ledger.ErrIDConflict):
+		return http.StatusConflict, wire.ErrIDConflict,
+			"This scan id was used before for another scan; nothing was changed. Send it again under a new id."
+	case errors.Is(err, admission.ErrBadTime):
+		return http.StatusBadRequest, wire.ErrBadTime, err.Error() + "; nothing was changed."
 	}
 	var tooLarge *http.MaxBytesError
 	if errors.As(err, &tooLarge) {

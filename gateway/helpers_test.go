@@ -244,11 +244,7 @@ func MustLedgerOn(tb testing.TB, ev *event.Event, srv *redistest.Server) *ledger
 
 func storeOn(tb testing.TB, ev *event.Event, eng ledger.Engine) *ledger.Store {
 	tb.Helper()
-	zs := make([]ledger.Zone, len(ev.Zones))
-	for i, z := range ev.Zones {
-		zs[i] = ledger.Zone{ID: z.ID, Parent: z.Parent, Capacity: z.Capacity}
-	}
-	st, err := ledger.New(ledger.Config{Event: ev.ID, Location: ev.Location, Zones: zs}, eng)
+	st, err := ledger.New(admission.LedgerConfig(ev), eng)
 	if err != nil {
 		tb.Fatal(err)
 	}

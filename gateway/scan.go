@@ -104,6 +104,7 @@ type conn struct {
 	device, gate string
 	onGate       string // the gate this scanner shows online on the live stream
 	greeted      bool
+	helloAt      time.Time // the event clock at the last hello: scans recorded since were not offline
 	decided      int
 }
 
@@ -301,7 +302,7 @@ func (c *conn) hello(m *wire.Hello) bool {
 	}
 	c.s.hub.gateMoved(c.onGate, on)
 	c.onGate = on
-	c.device, c.gate, c.greeted = m.Device, m.Gate, true
+	c.device, c.gate, c.greeted, c.helloAt = m.Device, m.Gate, true, c.s.clk.Now()
 	zone := ""
 	if g := c.s.ev.Gate(m.Gate); g != nil {
 		zone = g.Zone
@@ -337,9 +338,15 @@ func (c *conn) scan(m *wire.Scan) bool {
 	if gate == "" {
 		gate = c.gate
 	}
+	now := c.s.clk.Now()
+	if err := admission.CheckTime(c.s.ev, m.At, now, m.Offline); err != nil {
+		c.s.log.Warn("scan refused: bad time", "id", m.ID, "device", c.device, "gate", gate, "err", err)
+		return c.fail(m.ID, err)
+	}
 	sc, _ := c.s.judge.Scan(admission.Request{ID: m.ID, Device: c.device, Gate: gate,
 		GateAllowed: c.claims.AllowsGate(gate), Direction: m.Direction, Payload: m.Ticket,
-		DeviceAt: m.At, Offline: m.Offline, Decided: m.Decided, Force: m.Force}, c.s.clk.Now())
+		DeviceAt: m.At, Offline: m.Offline, Decided: m.Decided, Force: m.Force,
+		ConnectedSince: c.helloAt}, now)
 	ctx, cancel := context.WithTimeout(c.s.storeCtx, c.s.cfg.StoreTimeout)
 	v, err := c.s.store.Scan(ctx, sc)
 	cancel()
@@ -368,16 +375,21 @@ func (c *conn) tally(m *wire.Tally) bool {
 	if gate == "" {
 		gate = c.gate
 	}
-	if gate != "" && (c.s.ev.Gate(gate) == nil || !c.claims.AllowsGate(gate)) {
-		v := ledger.Verdict{Code: checkin.UnknownGate, Zone: z.ID, Capacity: z.Capacity}
-		return c.queue(verdictOf(m.ID, v, "", "", scanMessage(v, "")))
-	}
-	if !c.mayCount(z.ID) {
+	// A gate the config lacks or the token does not allow: the tally is
+	// logged and refused (unknown_gate) like a scan there.
+	unknown := gate != "" && (c.s.ev.Gate(gate) == nil || !c.claims.AllowsGate(gate))
+	if !unknown && !c.mayCount(z.ID) {
 		return c.fail(m.ID, newProblem(errForbidden, "This token may not count zone %s.", z.ID))
 	}
-	at, flags := admission.When(m.At, c.s.clk.Now(), m.Offline) // as a scan is
-	t := ledger.Tally{ID: m.ID, Device: c.device, Gate: gate, Zone: z.ID, Delta: m.Delta, Force: m.Force,
-		At: at, DeviceAt: m.At, Flags: flags}
+	now := c.s.clk.Now()
+	if err := admission.CheckTime(c.s.ev, m.At, now, m.Offline); err != nil {
+		c.s.log.Warn("tally refused: bad time", "id", m.ID, "device", c.device, "zone", z.ID, "err", err)
+		return c.fail(m.ID, err)
+	}
+	offline := m.Offline && !m.At.After(c.helloAt.Add(admission.SkewTolerance))
+	at, flags := admission.When(m.At, now, offline) // as a scan is
+	t := ledger.Tally{ID: m.ID, Device: c.device, Gate: gate, GateUnknown: unknown, Zone: z.ID, Delta: m.Delta,
+		Force: m.Force, At: at, DeviceAt: m.At, Flags: flags, Received: now}
 	ctx, cancel := context.WithTimeout(c.s.storeCtx, c.s.cfg.StoreTimeout)
 	v, err := c.s.store.Tally(ctx, t)
 	cancel()
@@ -409,7 +421,12 @@ func (c *conn) mayCount(zone string) bool {
 // the store refused as invalid is malformed; anything else means the store
 // did not answer, and the device resends later with the same id.
 func (c *conn) storeError(op, id string, err error) error {
-	if errors.Is(err, ledger.ErrInvalid) {
+	switch {
+	case errors.Is(err, ledger.ErrInvalid):
+		return err
+	case errors.Is(err, ledger.ErrIDConflict):
+		// Logged in the event log by the ledger, and here for the operator.
+		c.s.log.Warn("scan id reused for another scan", "op", op, "id", id, "device", c.device, "gate", c.gate)
 		return err
 	}
 	c.s.metrics.storeErrors.WithLabelValues(op).Inc()

@@ -207,6 +207,8 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	hubCtx, hubStop := context.WithCancel(context.Background())
 	defer hubStop()
 	s.hub.start(hubCtx)
+	closer := make(chan struct{})
+	go func() { defer close(closer); s.closeDays(hubCtx) }()
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
 
@@ -225,7 +227,7 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	hubStop()                    // the hub says goodbye (1001) to every live client
 	httpErr := hs.Shutdown(sctx) // stops accepting; waits for plain requests
 	done := make(chan struct{})
-	go func() { s.live.Wait(); <-s.hub.done; s.hub.conns.Wait(); close(done) }()
+	go func() { s.live.Wait(); <-s.hub.done; s.hub.conns.Wait(); <-closer; close(done) }()
 	var cut error
 	select {
 	case <-done:
@@ -245,6 +247,30 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	}
 	s.log.Info("gateway stopped")
 	return errors.Join(serveErr, cut)
+}
+
+// closeDays closes the event days as they fall due, until ctx ends: every
+// CloseCheck it asks the store, which closes each day once whichever gateway
+// asks first (a scan after the closing time closes it too).
+func (s *Server) closeDays(ctx context.Context) {
+	t := time.NewTicker(s.cfg.CloseCheck)
+	defer t.Stop()
+	for {
+		cctx, cancel := context.WithTimeout(ctx, s.cfg.StoreTimeout)
+		closings, err := s.store.CloseDue(cctx, s.clk.Now(), "gateway")
+		cancel()
+		for _, c := range closings {
+			s.log.Info("day closed", "day", c.Date, "swept", c.Swept, "swept_tally", c.SweptTally)
+		}
+		if err != nil && ctx.Err() == nil {
+			s.log.Warn("days not closed; trying again", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // add registers a new connection, or reports false when the server is

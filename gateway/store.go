@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"time"
 
 	"crowdflow/ledger"
 )
@@ -28,6 +29,10 @@ type Store interface {
 	// from on ("-": the beginning; "(" + id: after it). Every gateway on the
 	// store sees every entry, whichever gateway decided it.
 	Log(ctx context.Context, from string, n int) ([]ledger.Entry, error)
+	// CloseDue closes the event days whose closing time has passed at now
+	// and that are still open, once each whoever calls (CONTRACT §8), and
+	// returns what each closing did.
+	CloseDue(ctx context.Context, now time.Time, by string) ([]ledger.Closing, error)
 	// Revoked lists the revoked ticket ids.
 	Revoked(ctx context.Context) ([]string, error)
 	// Ping reports whether the store answers.

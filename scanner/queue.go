@@ -93,6 +93,22 @@ func (it Item) AsOffline(decided checkin.Code) Item {
 	return it
 }
 
+// WithID returns a copy of it under another id (the gateway refused its id
+// as used before for another scan).
+func (it Item) WithID(id string) Item {
+	switch {
+	case it.Scan != nil:
+		s := *it.Scan
+		s.ID = id
+		return Item{Scan: &s}
+	case it.Tally != nil:
+		t := *it.Tally
+		t.ID = id
+		return Item{Tally: &t}
+	}
+	return it
+}
+
 // Frame is the JSON text frame for the gateway. It is checked with the
 // gateway's own strict decoder, so nothing that the gateway would refuse as
 // malformed is ever queued or sent.

@@ -788,11 +788,30 @@ func (l *loop) onError(e wire.Error) {
 		s.log.Info("gateway deferred a scan", "id", e.ID, "code", e.Code)
 		return
 	}
-	// A definitive refusal of the frame itself: resending cannot help.
 	it, ok := s.q.Get(e.ID)
 	if !ok {
 		return
 	}
+	if e.Code == wire.ErrIDConflict {
+		// The id was the gateway's for another scan (a copied queue, a
+		// reused device): the same scan under a new id, so that it counts.
+		fresh := it.WithID(s.newID(it.At()))
+		if err := s.q.Put(fresh); err != nil {
+			s.log.Error("scan not queued under a new id", "id", e.ID, "err", err)
+			return
+		}
+		if lv, live := l.live[e.ID]; live {
+			delete(l.live, e.ID)
+			l.live[fresh.ID()] = lv
+		}
+		if err := s.q.Remove(e.ID); err != nil {
+			s.log.Error("conflicting scan not removed from the queue", "id", e.ID, "err", err)
+		}
+		s.log.Warn("scan id used before for another scan: queued again under a new id", "id", e.ID, "new_id", fresh.ID())
+		l.pump()
+		return
+	}
+	// A definitive refusal of the frame itself: resending cannot help.
 	delete(l.live, e.ID)
 	l.println(errorLine(it.ID(), "GATEWAY ERROR "+oneLine(e.Code), e.Message+" (scan dropped)", s.cfg.Color))
 	s.log.Error("gateway refused a scan frame", "id", e.ID, "code", e.Code, "message", e.Message)

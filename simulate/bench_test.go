@@ -46,7 +46,7 @@ func BenchmarkFeedEmbedded(b *testing.B) {
 	for b.Loop() {
 		if i == len(p.Actions) {
 			b.StopTimer()
-			st, err := ledger.New(ledgerConfig(ev), embeddedEngine(b))
+			st, err := ledger.New(admission.LedgerConfig(ev), embeddedEngine(b))
 			if err != nil {
 				b.Fatal(err)
 			}

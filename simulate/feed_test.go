@@ -170,7 +170,7 @@ func TestStoreSinkChecksVerdicts(t *testing.T) {
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			st, err := ledger.New(ledgerConfig(ev), embeddedEngine(t))
+			st, err := ledger.New(admission.LedgerConfig(ev), embeddedEngine(t))
 			if err != nil {
 				t.Fatal(err)
 			}

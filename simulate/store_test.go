@@ -52,7 +52,7 @@ func TestDayOnStore(t *testing.T) {
 				cfg = tc.config(cfg)
 			}
 			plan := MustPlan(t, ev, cfg)
-			st, err := ledger.New(ledgerConfig(ev), tc.engine(t))
+			st, err := ledger.New(admission.LedgerConfig(ev), tc.engine(t))
 			if err != nil {
 				t.Fatalf("new store: %v", err)
 			}
@@ -82,7 +82,7 @@ func TestDayOnStore(t *testing.T) {
 			if got, want := len(log), len(plan.Actions); got != want {
 				t.Errorf("log has %d entries, want one per action, %d", got, want)
 			}
-			recount := ledger.Recount(ledgerConfig(ev).Zones, log)
+			recount := ledger.Recount(admission.LedgerConfig(ev).Zones, log)
 			for _, z := range ev.Zones {
 				if diff := compare(end[z.ID], recount[z.ID]); diff != "" {
 					t.Errorf("recount of the log, zone %s: %s", z.ID, diff)
@@ -206,14 +206,6 @@ func busySmall(cfg simulate.Config) simulate.Config {
 	cfg.Shows[len(cfg.Shows)-1].Draw = 100 // the stage holds 80
 	cfg.SiblingShare = 0.25
 	return cfg
-}
-
-func ledgerConfig(ev *event.Event) ledger.Config {
-	zs := make([]ledger.Zone, len(ev.Zones))
-	for i, z := range ev.Zones {
-		zs[i] = ledger.Zone{ID: z.ID, Parent: z.Parent, Capacity: z.Capacity}
-	}
-	return ledger.Config{Event: ev.ID, Location: ev.Location, Zones: zs}
 }
 
 func embeddedEngine(tb testing.TB) ledger.Engine {

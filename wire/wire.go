@@ -40,6 +40,8 @@ const (
 	ErrForbidden   = "forbidden"    // the token's role may not do this
 	ErrRateLimited = "rate_limited" // too many messages from this device
 	ErrUnavailable = "unavailable"  // the store did not answer: resend later with the same id
+	ErrIDConflict  = "id_conflict"  // the id was used before for another scan: send it under a new id
+	ErrBadTime     = "bad_time"     // an offline upload's time is outside the event or in the future
 )
 
 // Hello opens a session: which device, at which gate.
