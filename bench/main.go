@@ -150,7 +150,7 @@ func measureAll(o options) (rows []row, mem string, err error) {
 	if err != nil {
 		return nil, "", fmt.Errorf("script load: %w", err)
 	}
-	keys, argv := scanArgs(sc)
+	keys, argv := scanArgs(st, sc)
 	cmd := append([]string{"EVALSHA", sha, strconv.Itoa(len(keys))}, keys...)
 	cmd = append(cmd, argv...)
 	raw, err := redisBenchmark(srv.addr, n, c, cmd)
@@ -337,18 +337,11 @@ func benchStore(eng ledger.Engine) (*ledger.Store, ledger.Scan, error) {
 	return st, sc, err
 }
 
-// scanArgs builds the keys and arguments Store.Scan would pass, with
-// redis-benchmark's __rand_int__ where each scan differs.
-func scanArgs(sc ledger.Scan) ([]string, []string) {
-	p := "cf:{bench}:"
-	keys := []string{p + "scans", p + "place", p + "revoked", p + "log", p + "zones",
-		p + "day:2025-09-17", p + "seen:2025-09-17"}
-	at := strconv.FormatInt(sc.At.UnixMilli(), 10)
-	argv := []string{"s__rand_int__", sc.Device, sc.Gate, sc.Zone, "in", "t__rand_int__", sc.Type,
-		"accepted", "1", "0", "", at, at, "11", "6",
-		"site", "", "1073741824", "hall-crafts", "site", "1073741824", "hall-terroir", "site", "1073741824",
-		"pavilion", "site", "1073741824", "workshops", "site", "1073741824", "stage", "site", "1073741824"}
-	return keys, argv
+// scanArgs is the keys and arguments Store.Scan passes, with
+// redis-benchmark's __rand_int__ where each scan differs: its id and ticket.
+func scanArgs(st *ledger.Store, sc ledger.Scan) ([]string, []string) {
+	sc.ID, sc.Ticket = "s__rand_int__", "t__rand_int__"
+	return st.ScanCall(sc)
 }
 
 type measured struct {

@@ -247,7 +247,7 @@ func (p *problems) err() error {
 }
 
 // sections are the file's top-level fields in the order they are written.
-var sections = []string{"id", "name", "venue", "time_zone", "days", "zones", "gates", "ticket_types"}
+var sections = []string{"id", "name", "venue", "time_zone", "close_grace", "days", "zones", "gates", "ticket_types"}
 
 func sortKey(field string) (k struct{ section, item int }) {
 	head, _, _ := strings.Cut(field, ".")

@@ -28,6 +28,8 @@ type step struct {
 	dir     checkin.Direction // "" is in
 	skew    time.Duration     // the device clock minus the event clock
 	offline bool
+	decided checkin.Code  // with offline: the verdict the device showed
+	advance time.Duration // the event clock moves on this much before the step (then back after the case)
 	force   bool
 	id      string // a name: steps with the same name reuse one scan id
 
@@ -104,7 +106,31 @@ func TestCodes(t *testing.T) {
 		"offline upload": {steps: []step{
 			{ticket: "a", skew: -30 * time.Minute, offline: true, code: "accepted", flags: []string{"offline"}}}},
 		"offline upload from a clock ahead": {steps: []step{
-			{ticket: "a", skew: time.Hour, offline: true, code: "accepted", flags: []string{"clock_skew", "offline"}}}},
+			{ticket: "a", skew: 90 * time.Second, offline: true, code: "accepted", flags: []string{"offline"}}}},
+		"bad_time: an upload from the future, nothing changed": {steps: []step{
+			{ticket: "a", skew: time.Hour, offline: true, code: "error:bad_time"},
+			{ticket: "a", code: "accepted"}}},
+		"bad_time: an upload from 1999, nothing changed": {steps: []step{
+			{ticket: "a", skew: -26 * 365 * 24 * time.Hour, offline: true, decided: "accepted", code: "error:bad_time"},
+			{ticket: "a", code: "accepted"}}},
+		"bad_time: an upload from the day before the fair": {steps: []step{
+			{ticket: "a", skew: -24 * time.Hour, offline: true, code: "error:bad_time"}}},
+		"id_conflict: an id reused for another ticket, nothing changed": {steps: []step{
+			{ticket: "a", id: "x", code: "accepted"},
+			{ticket: "b", id: "x", code: "error:id_conflict"},
+			{ticket: "b", code: "accepted", flags: []string{}}}},
+		"id_conflict: an id reused on an exit is no refusal": {steps: []step{
+			{ticket: "a", gate: "WORKSHOPS", id: "x", code: "no_access"},
+			{ticket: "a", gate: "EXIT-1", dir: checkin.Out, id: "x", code: "error:id_conflict"},
+			{ticket: "a", gate: "EXIT-1", dir: checkin.Out, code: "accepted"}}},
+		"an offline verdict stands when recorded before the connection": {revoke: []string{"a"}, steps: []step{
+			{ticket: "a", skew: -10 * time.Minute, offline: true, decided: "accepted", code: "accepted",
+				flags: []string{"offline", "offline_override"}}}},
+		"decided_ignored: an offline verdict recorded while connected": {revoke: []string{"a"}, steps: []step{
+			{ticket: "a", advance: 10 * time.Minute, offline: true, decided: "accepted", code: "revoked",
+				flags: []string{"decided_ignored"}},
+			{ticket: "a", skew: -9 * time.Minute, offline: true, decided: "accepted", code: "accepted",
+				flags: []string{"offline", "offline_override"}}}},
 		"clock_skew": {steps: []step{
 			{ticket: "a", skew: time.Hour, code: "accepted", flags: []string{"clock_skew"}}}},
 		"lower-case payload": {steps: []step{{ticket: "lower", code: "accepted"}}},
@@ -150,9 +176,12 @@ func TestCodes(t *testing.T) {
 					}
 					c := env.MustScanner(t, role, hello, tc.gates...)
 					scanIDs := map[string]string{}
+					defer env.Clock.Set(env.Clock.Now())
 					for i, st := range tc.steps {
+						env.Clock.Advance(st.advance)
 						s := env.ScanOf(t, payload(st.ticket), checkin.In)
 						s.Gate, s.Offline, s.Force, s.At = st.gate, st.offline, st.force, s.At.Add(st.skew)
+						s.Decided = st.decided
 						if st.dir != "" {
 							s.Direction = st.dir
 						}

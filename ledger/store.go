@@ -303,19 +303,28 @@ func (s *Store) Scan(ctx context.Context, sc Scan) (Verdict, error) {
 	if err := s.closeDue(ctx, orAt(sc.Received, sc.At)); err != nil {
 		return Verdict{}, fmt.Errorf("scan %s: %w", sc.ID, err)
 	}
-	date, hour, minute := s.when(sc.At)
-	keys := []string{s.keys.scans, s.keys.place, s.keys.revoked, s.keys.log, s.keys.zones,
-		s.keys.day(date), s.keys.seen(date), s.keys.closed, s.keys.last, s.keys.uv}
-	args := make([]string, 0, 16+len(s.tree))
-	args = append(args, sc.ID, sc.Device, sc.Gate, sc.Zone, string(sc.Direction), sc.Ticket,
-		sc.Type, string(sc.Precheck), flag01(sc.Reentry), override, sc.Flags.String(),
-		millis(sc.At), millis(sc.DeviceAt), hour, minute, date)
-	args = append(args, s.tree...)
+	keys, args := s.scanCall(sc, override)
 	res, err := s.eng.Eval(ctx, ScanScript, keys, args...)
 	if err != nil {
 		return Verdict{}, fmt.Errorf("scan %s: %w", sc.ID, err)
 	}
 	return decodeVerdict(res)
+}
+
+// ScanCall returns the KEYS and ARGV with which Scan runs ScanScript for a
+// checked scan without an override: for benchmarks that run the script
+// directly (redis-benchmark) as the reference of the store's own figures.
+func (s *Store) ScanCall(sc Scan) (keys, args []string) { return s.scanCall(sc, "0") }
+
+func (s *Store) scanCall(sc Scan, override string) (keys, args []string) {
+	date, hour, minute := s.when(sc.At)
+	keys = []string{s.keys.scans, s.keys.place, s.keys.revoked, s.keys.log, s.keys.zones,
+		s.keys.day(date), s.keys.seen(date), s.keys.closed, s.keys.last, s.keys.uv}
+	args = make([]string, 0, 16+len(s.tree))
+	args = append(args, sc.ID, sc.Device, sc.Gate, sc.Zone, string(sc.Direction), sc.Ticket,
+		sc.Type, string(sc.Precheck), flag01(sc.Reentry), override, sc.Flags.String(),
+		millis(sc.At), millis(sc.DeviceAt), hour, minute, date)
+	return keys, append(args, s.tree...)
 }
 
 // when names the per-day key, the hour ("15") and the minute ("1504") of a

@@ -79,8 +79,15 @@ func TestDayOnStore(t *testing.T) {
 			if err != nil {
 				t.Fatalf("read log: %v", err)
 			}
-			if got, want := len(log), len(plan.Actions); got != want {
-				t.Errorf("log has %d entries, want one per action, %d", got, want)
+			kinds := map[string]int{}
+			for _, e := range log {
+				kinds[e.Kind]++
+			}
+			if got, want := kinds["scan"]+kinds["tally"], len(plan.Actions); got != want {
+				t.Errorf("log has %d scans and tallies, want one per action, %d", got, want)
+			}
+			if other := len(log) - kinds["scan"] - kinds["tally"] - kinds["swept"] - kinds["close"]; other != 0 {
+				t.Errorf("log kinds %v: want scans, tallies and the closings of the days before", kinds)
 			}
 			recount := ledger.Recount(admission.LedgerConfig(ev).Zones, log)
 			for _, z := range ev.Zones {
