@@ -32,18 +32,19 @@ type fakeGateway struct {
 	srv *httptest.Server
 	ev  string
 
-	mu       sync.Mutex // guards everything below
-	down     bool
-	silent   bool
-	deferErr string         // answer the first try of each id with this error code
-	tries    map[string]int // frames seen per id
-	frames   []wire.Scan    // every scan frame received, resends included
-	tallies  []wire.Tally
-	verdicts map[string]wire.Verdict // first verdict per id
-	hellos   []wire.Hello
-	conns    map[*websocket.Conn]bool
-	revoked  []string
-	occ      int
+	mu            sync.Mutex // guards everything below
+	down          bool
+	silent        bool
+	deferErr      string         // answer the first try of each id with this error code
+	conflictFirst bool           // answer the very first scan with id_conflict
+	tries         map[string]int // frames seen per id
+	frames        []wire.Scan    // every scan frame received, resends included
+	tallies       []wire.Tally
+	verdicts      map[string]wire.Verdict // first verdict per id
+	hellos        []wire.Hello
+	conns         map[*websocket.Conn]bool
+	revoked       []string
+	occ           int
 }
 
 func MustFakeGateway(tb testing.TB) *fakeGateway {
@@ -150,6 +151,9 @@ func (g *fakeGateway) answer(m any) any {
 		return nil
 	}
 	g.tries[id]++
+	if g.conflictFirst && len(g.frames) == 1 && len(g.tallies) == 0 {
+		return wire.Error{Type: wire.TypeError, Code: wire.ErrIDConflict, ID: id, Message: "used before"}
+	}
 	if g.deferErr != "" && g.tries[id] == 1 {
 		return wire.Error{Type: wire.TypeError, Code: g.deferErr, ID: id, Message: "try later"}
 	}
@@ -495,6 +499,33 @@ func TestScannerWithoutEventFile(t *testing.T) {
 	h.waitLines(t, `^· NOT RECORDED  tally`, 1)
 	if n := h.s.Queue().Len(); n != 1 {
 		t.Errorf("%d queued, want 1", n)
+	}
+}
+
+// TestScannerIDConflict: a scan whose id the gateway says was used for
+// another scan is sent again under a new id, same ticket, direction and
+// time, and the person gets the verdict.
+func TestScannerIDConflict(t *testing.T) {
+	ev := MustEvent(t)
+	pub, key := MustKeys(t)
+	p, _ := MustTicket(t, ev, key, "visitor", true)
+	g := MustFakeGateway(t)
+	g.set(func(g *fakeGateway) { g.conflictFirst = true })
+	h := MustRun(t, g.srv.URL, t.TempDir(), admission.New(ev, pub), nil)
+	h.waitLines(t, `^· ONLINE  `, 1)
+	h.typeLine(t, p)
+	h.waitLines(t, `^✔ ACCEPTED  `, 1)
+	_ = h.in.Close()
+	if err := h.wait(t, 10*time.Second); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	scans := g.scans()
+	if len(scans) != 2 || scans[0].ID == scans[1].ID || scans[0].Ticket != scans[1].Ticket ||
+		!scans[0].At.Equal(scans[1].At) || scans[0].Direction != scans[1].Direction {
+		t.Errorf("frames %+v: want the scan twice, under two ids", scans)
+	}
+	if g.applied() != 1 {
+		t.Errorf("%d scans applied, want 1", g.applied())
 	}
 }
 
