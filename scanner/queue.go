@@ -77,33 +77,30 @@ func (it Item) IsOffline() bool {
 // or they were turned away. A verdict that is no ledger code (undecided)
 // leaves the decision to the gateway.
 func (it Item) AsOffline(decided checkin.Code) Item {
-	switch {
-	case it.Scan != nil:
-		s := *it.Scan
+	return it.edit(func(s *wire.Scan) {
 		s.Offline = true
 		if decided.Valid() {
 			s.Decided = decided
 		}
-		return Item{Scan: &s}
-	case it.Tally != nil:
-		t := *it.Tally
-		t.Offline = true
-		return Item{Tally: &t}
-	}
-	return it
+	}, func(t *wire.Tally) { t.Offline = true })
 }
 
 // WithID returns a copy of it under another id (the gateway refused its id
 // as used before for another scan).
 func (it Item) WithID(id string) Item {
+	return it.edit(func(s *wire.Scan) { s.ID = id }, func(t *wire.Tally) { t.ID = id })
+}
+
+// edit returns a copy of it changed by scan or tally, whichever it holds.
+func (it Item) edit(scan func(*wire.Scan), tally func(*wire.Tally)) Item {
 	switch {
 	case it.Scan != nil:
 		s := *it.Scan
-		s.ID = id
+		scan(&s)
 		return Item{Scan: &s}
 	case it.Tally != nil:
 		t := *it.Tally
-		t.ID = id
+		tally(&t)
 		return Item{Tally: &t}
 	}
 	return it
