@@ -33,7 +33,7 @@ import (
 // `crowdflow scanner` processes fed on stdin, and both are killed with
 // SIGKILL to test crashes. The counts are read from the ledger in Redis.
 
-// e2eClock is the event clock of every process: 11:00 on the fair's first day.
+// e2eClock is the event clock of the test's start: 11:00 on the fair's first day.
 const e2eClock = "2025-09-17T11:00:00+01:00"
 
 // e2e is what the subtests share: the binary, keys, tokens and tickets.
@@ -42,12 +42,22 @@ type e2e struct {
 	token             string   // a scanner token for every gate
 	tickets           []string // payloads of visitor tickets valid on 2025-09-17
 	ev                *event.Event
+	epoch             time.Time // when the event clock read e2eClock
+}
+
+// clock is the --clock of a process started now: every process runs on one
+// event timeline, whenever it starts (a place follows the latest scan by
+// time, so the devices' clocks must agree as a venue's do).
+func (x *e2e) clock() string {
+	at, _ := time.Parse(time.RFC3339, e2eClock)
+	return at.Add(time.Since(x.epoch)).Format(time.RFC3339Nano)
 }
 
 func TestScannerEndToEnd(t *testing.T) {
 	start := time.Now()
 	dir := t.TempDir()
-	x := &e2e{bin: filepath.Join(dir, "crowdflow"), data: filepath.Join(dir, "data"), config: ouarzazate}
+	x := &e2e{bin: filepath.Join(dir, "crowdflow"), data: filepath.Join(dir, "data"), config: ouarzazate,
+		epoch: start}
 	build := exec.Command("go", "build", "-o", x.bin, ".")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
@@ -349,7 +359,7 @@ func scanIDs(p *proc) []string {
 func (x *e2e) gateway(t *testing.T, redisURL, addr string) (*proc, string) {
 	t.Helper()
 	p := startProc(t, "gateway", x.bin, "gateway", "--config", x.config, "--data", x.data, "--redis", redisURL,
-		"--listen", addr, "--clock", e2eClock, "--log-level", "warn")
+		"--listen", addr, "--clock", x.clock(), "--log-level", "warn")
 	re := regexp.MustCompile(`^gateway listening on (http://\S+)$`)
 	p.waitCount(re, 1, 20*time.Second)
 	for _, l := range p.output() {
@@ -366,7 +376,7 @@ func (x *e2e) scanner(t *testing.T, name, url, gate string, dir checkin.Directio
 	t.Helper()
 	return startProc(t, name, x.bin, "scanner", "--gateway", url, "--gate", gate, "--direction", string(dir),
 		"--token", x.token, "--config", x.config, "--data", x.data, "--queue", queue, "--device", name,
-		"--clock", e2eClock, "--retry-max", "1s", "--drain", "30s", "--log-level", "warn")
+		"--clock", x.clock(), "--retry-max", "1s", "--drain", "30s", "--log-level", "warn")
 }
 
 // ledgerOf opens the ledger in Redis, as the gateway does.
