@@ -77,8 +77,15 @@ func runIssue(_ context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(*out, 0o755); err != nil {
+	// The payloads are bearer credentials: whoever reads a PNG or the
+	// manifest can walk in with it. The directory and every file are the
+	// issuer's alone.
+	if err := os.MkdirAll(*out, 0o700); err != nil {
 		return fmt.Errorf("output dir: %w", err)
+	}
+	if fi, err := os.Stat(*out); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		fmt.Fprintf(c.stderr, "crowdflow tickets issue: warning: %s is readable by others (mode %04o): the tickets are bearer credentials, chmod 700 it\n",
+			*out, fi.Mode().Perm())
 	}
 	slices.Sort(days)
 	var hashes []uint16
@@ -87,7 +94,7 @@ func runIssue(_ context.Context, c *cli, args []string) error {
 	}
 	slices.Sort(hashes)
 
-	mf, err := os.OpenFile(filepath.Join(*out, "manifest.csv"), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	mf, err := os.OpenFile(filepath.Join(*out, "manifest.csv"), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return fmt.Errorf("manifest (remove the old one or choose another --out): %w", err)
 	}
@@ -102,7 +109,7 @@ func runIssue(_ context.Context, c *cli, args []string) error {
 		}
 		id := t.ID
 		file := id.String() + ".png"
-		if err := os.WriteFile(filepath.Join(*out, file), png, 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(*out, file), png, 0o600); err != nil {
 			return fmt.Errorf("write %s: %w", file, err)
 		}
 		_ = w.Write([]string{id.String(), tt.ID, strings.Join(days, ","), strings.Join(zones, ","),
