@@ -99,7 +99,7 @@ func sessionOf(c token.Claims) session {
 	if s.Gates == nil {
 		s.Gates = []string{}
 	}
-	for _, a := range []token.Action{token.Scan, token.Force, token.Live, token.Reports} {
+	for _, a := range []token.Action{token.Scan, token.Force, token.Live, token.Reports, token.Revoke} {
 		if c.Role.Can(a) {
 			s.Can = append(s.Can, string(a))
 		}

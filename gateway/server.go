@@ -151,6 +151,7 @@ func (s *Server) routes() http.Handler {
 		{"GET", "/api/v1/session", http.HandlerFunc(s.serveSession)},
 		{"GET", "/api/v1/event", http.HandlerFunc(s.serveEvent)},
 		{"GET", "/api/v1/revoked", http.HandlerFunc(s.serveRevoked)},
+		{"POST", "/api/v1/revoke", http.HandlerFunc(s.serveRevoke)},
 		{"GET", "/healthz", http.HandlerFunc(s.serveHealth)},
 		{"GET", "/readyz", http.HandlerFunc(s.serveReady)},
 		{"GET", "/metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{

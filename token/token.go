@@ -39,7 +39,7 @@ type Role string
 const (
 	Scanner    Role = "scanner"    // a gate device or its operator: scans and tallies at its gates
 	Security   Role = "security"   // the control room and patrols: the live board
-	Organizer  Role = "organizer"  // organisers: the live board and the reports
+	Organizer  Role = "organizer"  // organisers: the live board, the reports and revocations
 	Supervisor Role = "supervisor" // gate supervisors: all of the above, and forcing a full zone
 )
 
@@ -55,13 +55,14 @@ const (
 	Force   Action = "force"   // override zone_full and passback refusals
 	Live    Action = "live"    // the live stream and the occupancy snapshot
 	Reports Action = "reports" // attendance reports
+	Revoke  Action = "revoke"  // add tickets to the revocation list
 )
 
 var grants = map[Role][]Action{
 	Scanner:    {Scan},
 	Security:   {Live},
-	Organizer:  {Live, Reports},
-	Supervisor: {Scan, Force, Live, Reports},
+	Organizer:  {Live, Reports, Revoke},
+	Supervisor: {Scan, Force, Live, Reports, Revoke},
 }
 
 // Can reports whether r may do a.
