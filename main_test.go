@@ -69,6 +69,8 @@ func TestUsage(t *testing.T) {
 		"tickets no verb":   {[]string{"tickets"}, exitUsage},
 		"revoke without id": {[]string{"tickets", "revoke", "--config", ouarzazate}, exitUsage},
 		"revoke bad id":     {[]string{"tickets", "revoke", "--config", ouarzazate, "not-an-id"}, exitUsage},
+		"revoke through a gateway without a token": {[]string{"tickets", "revoke", "--gateway", "http://127.0.0.1:1", "aaaaaaaaaaaaaaaa"}, exitUsage},
+		"revoke through a gateway, bad URL":        {[]string{"tickets", "revoke", "--gateway", "ftp://h", "--token", "t", "aaaaaaaaaaaaaaaa"}, exitUsage},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
