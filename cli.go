@@ -156,12 +156,12 @@ func required(fs *flag.FlagSet, names ...string) error {
 	return nil
 }
 
-// list is a comma-separated flag value.
+// list is a comma-separated flag value; given more than once, the values
+// add up.
 type list []string
 
 func (l *list) String() string { return strings.Join(*l, ",") }
 func (l *list) Set(s string) error {
-	*l = nil
 	for _, p := range strings.Split(s, ",") {
 		if p = strings.TrimSpace(p); p != "" {
 			*l = append(*l, p)
