@@ -44,13 +44,9 @@ func (s *Server) serveRevoke(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	c, err := s.authenticate(r)
+	c, err := s.authorize(r, token.Revoke, "revoke tickets")
 	if err != nil {
 		writeError(w, err)
-		return
-	}
-	if !c.Role.Can(token.Revoke) {
-		writeError(w, newProblem(errForbidden, "Role %s may not revoke tickets.", c.Role))
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxRevokeBody)

@@ -12,33 +12,10 @@ import (
 	"crowdflow/token"
 )
 
-// Post sends a POST with the token (none when empty), the content type and
-// body, and decodes the JSON answer into v (when not nil); it returns the
-// status.
+// Post sends a POST; see Do.
 func (e *Env) Post(tb testing.TB, path, tok, contentType, body string, hdr http.Header, v any) int {
 	tb.Helper()
-	req, err := http.NewRequest(http.MethodPost, e.URL+path, strings.NewReader(body))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	for k, vs := range hdr {
-		req.Header[k] = vs
-	}
-	req.Header.Set("Content-Type", contentType)
-	if tok != "" {
-		req.Header.Set("Authorization", "Bearer "+tok)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		tb.Fatalf("POST %s: %v", path, err)
-	}
-	defer resp.Body.Close()
-	if v != nil {
-		if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
-			tb.Fatalf("POST %s: decode: %v", path, err)
-		}
-	}
-	return resp.StatusCode
+	return e.Do(tb, http.MethodPost, path, tok, contentType, body, hdr, v)
 }
 
 // TestRevokeWhileRunning: POST /api/v1/revoke puts tickets on the list of
