@@ -6,6 +6,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
+	"net/url"
+	"os"
 	"strings"
 )
 
@@ -153,16 +156,61 @@ func required(fs *flag.FlagSet, names ...string) error {
 	return nil
 }
 
-// list is a comma-separated flag value.
+// list is a comma-separated flag value; given more than once, the values
+// add up.
 type list []string
 
 func (l *list) String() string { return strings.Join(*l, ",") }
 func (l *list) Set(s string) error {
-	*l = nil
 	for _, p := range strings.Split(s, ",") {
 		if p = strings.TrimSpace(p); p != "" {
 			*l = append(*l, p)
 		}
 	}
 	return nil
+}
+
+// maxTokenFile bounds a token file: a token is at most 2 KiB.
+const maxTokenFile = 4096
+
+// staffToken is the token of a command that talks to a gateway: --token
+// (or CROWDFLOW_TOKEN) or the first line of --token-file, which keeps it out
+// of the process list (ps shows every argument to every user).
+func staffToken(tok, file string) (string, error) {
+	switch {
+	case tok != "" && file != "":
+		return "", usagef("--token and --token-file: give one")
+	case file == "":
+		return tok, nil
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		return "", fmt.Errorf("token file: %w", err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxTokenFile+1))
+	if err != nil {
+		return "", fmt.Errorf("token file %s: %w", file, err)
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	if line = strings.TrimSpace(line); line == "" || len(b) > maxTokenFile {
+		return "", fmt.Errorf("token file %s: want one staff token on its first line (crowdflow token > FILE)", file)
+	}
+	return line, nil
+}
+
+// plainTextWarning is the warning for a token sent to gateway in clear text:
+// http:// or ws:// to a host that is not this machine, where anyone on the
+// network path can read it and use it. "" when there is nothing to say.
+func plainTextWarning(gateway string) string {
+	u, err := url.Parse(gateway)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "ws") {
+		return ""
+	}
+	host := u.Hostname()
+	if ip := net.ParseIP(host); host == "localhost" || (ip != nil && ip.IsLoopback()) {
+		return ""
+	}
+	return fmt.Sprintf("warning: the staff token goes to %s in clear text (%s://): anyone on the network can read it; "+
+		"use https:// (gateway --tls-cert) outside a closed network", host, u.Scheme)
 }

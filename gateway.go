@@ -4,9 +4,12 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/tls"
+	"crypto/x509"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"time"
 
 	"crowdflow/admission"
@@ -20,7 +23,7 @@ import (
 )
 
 func runGateway(ctx context.Context, c *cli, args []string) error {
-	fs := c.flags("gateway", "gateway --config FILE [--redis URL] [--listen ADDR] [--data DIR] [--clock RFC3339] [--origin URL,...]")
+	fs := c.flags("gateway", "gateway --config FILE [--redis URL] [--listen ADDR] [--data DIR] [--clock RFC3339] [--origin URL,...] [--host NAME,...] [--metrics-listen ADDR] [--tls-cert FILE --tls-key FILE]")
 	config := fs.String("config", "", "the event file (zones, gates, ticket types, days)")
 	redisURL := fs.String("redis", "", "Redis URL, redis://host:port/db or rediss://...; without it, the embedded store in --data")
 	listen := fs.String("listen", gateway.DefaultListen, "address to listen on, host:port")
@@ -31,6 +34,11 @@ func runGateway(ctx context.Context, c *cli, args []string) error {
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error (debug logs every scan)")
 	tlsCert := fs.String("tls-cert", "", "PEM certificate: serve https and wss (phones allow the camera only over https)")
 	tlsKey := fs.String("tls-key", "", "PEM private key of --tls-cert")
+	var hosts list
+	fs.Var(&hosts, "host", "DNS names the gateway is reached under, name,... (IP addresses, localhost, the --listen host and the --tls-cert names are always served; other names are refused against DNS rebinding)")
+	metricsListen := fs.String("metrics-listen", "", "serve /metrics on this internal address, host:port, and no longer on --listen")
+	perToken := fs.Int("max-scanners-per-token", gateway.DefaultMaxScannersPerToken, "the most /ws/scan connections one staff token may hold at once (a gate team may share a token)")
+	perAddr := fs.Int("max-scanners-per-address", gateway.DefaultMaxScannersPerAddress, "the most /ws/scan connections from one remote address at once")
 	if err := c.parse(fs, args); err != nil {
 		return err
 	}
@@ -49,7 +57,8 @@ func runGateway(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	o := serveOptions{config: *config, redisURL: *redisURL, data: *data, listen: *listen,
-		origins: origins, clk: clk, tlsCert: *tlsCert, tlsKey: *tlsKey}
+		origins: origins, clk: clk, tlsCert: *tlsCert, tlsKey: *tlsKey,
+		hosts: hosts, metricsListen: *metricsListen, perToken: *perToken, perAddr: *perAddr}
 	if o.logLevel, err = parseLevel(*logLevel); err != nil {
 		return err
 	}
@@ -64,6 +73,9 @@ type serveOptions struct {
 	clk                            clock.Clock
 	tlsCert, tlsKey                string
 	logLevel                       slog.Level
+	hosts                          []string // names served besides IPs, localhost, the listen host, the cert's names
+	metricsListen                  string   // "": /metrics on the main listener
+	perToken, perAddr              int      // scanner connection caps; 0: the default
 	// ready, if set, runs once the gateway listens and before it serves:
 	// the demo prints its tokens there and starts its crowd. Its context
 	// ends with the gateway's.
@@ -89,6 +101,29 @@ func serveGateway(ctx context.Context, c *cli, o serveOptions) error {
 	cfg := gateway.DefaultConfig()
 	cfg.Listen = o.listen
 	cfg.Origins = o.origins
+	cfg.Hosts = o.hosts
+	cfg.SeparateMetrics = o.metricsListen != ""
+	if o.perToken != 0 {
+		cfg.MaxScannersPerToken = o.perToken
+	}
+	if o.perAddr != 0 {
+		cfg.MaxScannersPerAddress = o.perAddr
+	}
+	if o.metricsListen != "" {
+		if _, _, err := net.SplitHostPort(o.metricsListen); err != nil {
+			return usagef("--metrics-listen %q: want host:port", o.metricsListen)
+		}
+	}
+	var cert tls.Certificate
+	if o.tlsCert != "" {
+		var err error
+		if cert, err = tls.LoadX509KeyPair(o.tlsCert, o.tlsKey); err != nil {
+			return fmt.Errorf("tls: %w", err)
+		}
+		if leaf, err := x509.ParseCertificate(cert.Certificate[0]); err == nil {
+			cfg.Hosts = append(cfg.Hosts, leaf.DNSNames...) // the names browsers reach it under
+		}
+	}
 	if err := cfg.Validate(); err != nil {
 		return usageError{err}
 	}
@@ -124,18 +159,24 @@ func serveGateway(ctx context.Context, c *cli, o serveOptions) error {
 	}
 	scheme, wsScheme := "http", "ws"
 	if o.tlsCert != "" {
-		cert, err := tls.LoadX509KeyPair(o.tlsCert, o.tlsKey)
-		if err != nil {
-			ln.Close()
-			return fmt.Errorf("tls: %w", err)
-		}
 		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
 		scheme, wsScheme = "https", "wss"
 	}
 	base := scheme + "://" + ln.Addr().String()
 	fmt.Fprintf(c.stdout, "gateway listening on %s\n", base)
 	fmt.Fprintf(c.stdout, "scanner websocket: %s://%s/ws/scan\n", wsScheme, ln.Addr())
-	fmt.Fprintf(c.stdout, "metrics: %s/metrics\n", base)
+	if o.metricsListen == "" {
+		fmt.Fprintf(c.stdout, "metrics: %s/metrics\n", base)
+	} else {
+		mln, err := net.Listen("tcp", o.metricsListen)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("listen for metrics: %w", err)
+		}
+		stop := serveMetrics(mln, srv.MetricsHandler(), logger)
+		defer stop()
+		fmt.Fprintf(c.stdout, "metrics: http://%s/metrics\n", mln.Addr())
+	}
 	store := "embedded store in " + o.data
 	if o.redisURL != "" {
 		store = "redis"
@@ -149,6 +190,23 @@ func serveGateway(ctx context.Context, c *cli, o serveOptions) error {
 		}
 	}
 	return srv.Run(ctx, ln)
+}
+
+// serveMetrics serves /metrics alone on ln (--metrics-listen) until stop,
+// which closes it at once: a scrape in flight is worth nothing at shutdown.
+func serveMetrics(ln net.Listener, h http.Handler, logger *slog.Logger) (stop func()) {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", h)
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second,
+		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := hs.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			logger.Error("metrics listener", "err", err)
+		}
+	}()
+	return func() { _ = hs.Close(); <-done }
 }
 
 func parseClock(s string) (time.Time, error) {

@@ -32,7 +32,7 @@ func selfSigned(t *testing.T) (certFile, keyFile string, pool *x509.CertPool) {
 	}
 	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "crowdflow test"},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, KeyUsage: x509.KeyUsageDigitalSignature,
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, DNSNames: []string{"gate.fair.example"}, KeyUsage: x509.KeyUsageDigitalSignature,
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	if err != nil {
@@ -78,6 +78,22 @@ func TestGatewayTLS(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		t.Errorf("/healthz over https: %s", resp.Status)
+	}
+	if h := resp.Header.Get("Strict-Transport-Security"); !strings.HasPrefix(h, "max-age=") {
+		t.Errorf("HSTS over https: %q, want max-age=...", h)
+	}
+	// The certificate's names are served without --host; others are not.
+	for host, want := range map[string]int{"gate.fair.example": http.StatusOK, "evil.example": http.StatusMisdirectedRequest} {
+		req, _ := http.NewRequest(http.MethodGet, base+"/healthz", nil)
+		req.Host = host
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("Host %s over https: %s, want %d", host, resp.Status, want)
+		}
 	}
 	if code := stop(); code != exitOK {
 		t.Errorf("gateway exit %d after its context ended, want 0", code)
@@ -127,4 +143,74 @@ func startServing(t *testing.T, args ...string) (base string, stop func() int) {
 		t.Fatalf("%s printed no URL (exit %d)", args[0], stop())
 	}
 	return base, stop
+}
+
+// TestGatewayMetricsListenAndHosts: with --metrics-listen the metrics are
+// on their own address and not on the main one; CROWDFLOW_HOST names the
+// host names served besides addresses and localhost.
+func TestGatewayMetricsListenAndHosts(t *testing.T) {
+	data := t.TempDir()
+	if code, _, stderr := runCLI(t, nil, "keys", "--data", data); code != exitOK {
+		t.Fatalf("keys: %s", stderr)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	outR, outW := io.Pipe()
+	done := make(chan int, 1)
+	env := map[string]string{"CROWDFLOW_HOST": "gate.fair.example,board.fair.example"}
+	go func() {
+		done <- run(ctx, []string{"gateway", "--config", ouarzazate, "--data", data, "--listen", "127.0.0.1:0",
+			"--metrics-listen", "127.0.0.1:0", "--log-level", "warn"}, func(k string) string { return env[k] },
+			strings.NewReader(""), outW, io.Discard)
+		outW.Close()
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if code := <-done; code != exitOK {
+			t.Errorf("gateway exit %d, want 0", code)
+		}
+	})
+	var base, metrics string
+	lines := bufio.NewScanner(outR)
+	for (base == "" || metrics == "") && lines.Scan() {
+		if u, ok := strings.CutPrefix(lines.Text(), "gateway listening on "); ok {
+			base = u
+		}
+		if u, ok := strings.CutPrefix(lines.Text(), "metrics: "); ok {
+			metrics = u
+		}
+	}
+	go func() { _, _ = io.Copy(io.Discard, outR) }()
+	if base == "" || metrics == "" || strings.HasPrefix(metrics, base) {
+		t.Fatalf("gateway printed %q and metrics %q: want two addresses", base, metrics)
+	}
+	get := func(u, host string) int {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, u, nil)
+		if host != "" {
+			req.Host = host
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	tests := map[string]struct {
+		url, host string
+		want      int
+	}{
+		"metrics on their address":       {metrics, "", http.StatusOK},
+		"no metrics on the main address": {base + "/metrics", "", http.StatusNotFound},
+		"a configured name":              {base + "/healthz", "board.fair.example", http.StatusOK},
+		"localhost":                      {base + "/healthz", "localhost", http.StatusOK},
+		"another name":                   {base + "/healthz", "evil.example", http.StatusMisdirectedRequest},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			if got := get(tc.url, tc.host); got != tc.want {
+				t.Errorf("GET %s (Host %q): %d, want %d", tc.url, tc.host, got, tc.want)
+			}
+		})
+	}
 }

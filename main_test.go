@@ -69,6 +69,8 @@ func TestUsage(t *testing.T) {
 		"tickets no verb":   {[]string{"tickets"}, exitUsage},
 		"revoke without id": {[]string{"tickets", "revoke", "--config", ouarzazate}, exitUsage},
 		"revoke bad id":     {[]string{"tickets", "revoke", "--config", ouarzazate, "not-an-id"}, exitUsage},
+		"revoke through a gateway without a token": {[]string{"tickets", "revoke", "--gateway", "http://127.0.0.1:1", "aaaaaaaaaaaaaaaa"}, exitUsage},
+		"revoke through a gateway, bad URL":        {[]string{"tickets", "revoke", "--gateway", "ftp://h", "--token", "t", "aaaaaaaaaaaaaaaa"}, exitUsage},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -87,7 +89,7 @@ func TestUsage(t *testing.T) {
 // token, a batch of tickets, and a revocation in the embedded store — with
 // the flags given through the environment, as CONTRACT §1 promises.
 func TestIssueVerifyRevoke(t *testing.T) {
-	data, out := t.TempDir(), t.TempDir()
+	data, out := t.TempDir(), filepath.Join(t.TempDir(), "batch-1")
 	env := map[string]string{"CROWDFLOW_DATA": data, "CROWDFLOW_CONFIG": ouarzazate}
 	if code, _, stderr := runCLI(t, env, "keys"); code != exitOK {
 		t.Fatalf("keys: exit %d: %s", code, stderr)
@@ -133,6 +135,21 @@ func TestIssueVerifyRevoke(t *testing.T) {
 	}
 	if len(rows) != 6 {
 		t.Fatalf("manifest has %d tickets, want 5", len(rows)-1)
+	}
+	// The payloads are bearer credentials: the directory and its files are
+	// the issuer's alone.
+	modes := map[string]os.FileMode{out: 0o700, filepath.Join(out, "manifest.csv"): 0o600}
+	for _, r := range rows[1:] {
+		modes[filepath.Join(out, r[5])] = 0o600
+	}
+	for p, want := range modes {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := fi.Mode().Perm(); got != want {
+			t.Errorf("%s: mode %04o, want %04o", p, got, want)
+		}
 	}
 	var ids []string
 	for _, r := range rows[1:] {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -17,12 +18,13 @@ import (
 	"crowdflow/ticket"
 )
 
-func runScanner(ctx context.Context, c *cli, args []string) error {
-	fs := c.flags("scanner", "scanner --gateway URL --gate ID --direction in|out --token TOKEN [--queue DIR] [--device NAME] [--config FILE] [--data DIR] [--clock RFC3339]")
+func runScanner(ctx context.Context, c *cli, args []string) (err error) {
+	fs := c.flags("scanner", "scanner --gateway URL --gate ID --direction in|out --token TOKEN|--token-file FILE [--queue DIR] [--device NAME] [--config FILE] [--data DIR] [--clock RFC3339]")
 	gatewayURL := fs.String("gateway", "", "the gateway's URL, http://host:port (or its ws://host:port/ws/scan)")
 	gate := fs.String("gate", "", "the gate this scanner stands at, as in the event file")
 	direction := fs.String("direction", "", "in or out: the way people pass the gate")
-	tok := fs.String("token", "", "the device's staff token (crowdflow token --role scanner --gate ID)")
+	tok := fs.String("token", "", "the device's staff token (crowdflow token --role scanner --gate ID); visible in ps: prefer --token-file or CROWDFLOW_TOKEN")
+	tokFile := fs.String("token-file", "", "a file holding the device's staff token on its first line (kept out of the process list)")
 	queue := fs.String("queue", "", "directory of the offline queue and local knowledge (default DATA/scanner/GATE-DIRECTION)")
 	device := fs.String("device", "", "the device's name in the event log (default HOST-GATE-DIRECTION)")
 	config := fs.String("config", "", "the event file: with ticket.pub in --data, the scanner decides on its own while offline")
@@ -32,12 +34,21 @@ func runScanner(ctx context.Context, c *cli, args []string) error {
 	retryMax := fs.Duration("retry-max", scanner.DefaultBackoffMax, "the longest wait between two attempts to reach the gateway (from 0.5 s, doubling, with full jitter)")
 	color := fs.String("color", "auto", "colour the verdict lines: auto (when the output is a terminal and NO_COLOR is unset), always or never")
 	logLevel := fs.String("log-level", "warn", "log level on stderr: debug, info, warn or error")
+	revokedEvery := fs.Duration("revoked-every", scanner.DefaultRevokedEvery, "how often, while online, the revocation list is downloaded (also at each connection)")
 	if err := c.parse(fs, args); err != nil {
 		return err
 	}
-	if err := required(fs, "gateway", "gate", "direction", "token"); err != nil {
+	need := []string{"gateway", "gate", "direction"}
+	if *tokFile == "" {
+		need = append(need, "token")
+	}
+	if err := required(fs, need...); err != nil {
 		return err
 	}
+	if *tok, err = staffToken(*tok, *tokFile); err != nil {
+		return err
+	}
+
 	if fs.NArg() > 0 {
 		return usagef("unexpected argument %q", fs.Arg(0))
 	}
@@ -72,6 +83,7 @@ func runScanner(ctx context.Context, c *cli, args []string) error {
 		cfg.Dir = filepath.Join(*data, "scanner", pathSafe(*gate)+"-"+string(dir))
 	}
 	cfg.DrainTimeout = *drain
+	cfg.RevokedEvery = *revokedEvery
 	cfg.BackoffMax = *retryMax
 	cfg.BackoffMin = min(cfg.BackoffMin, *retryMax)
 	cfg.Color = colored
@@ -98,6 +110,9 @@ func runScanner(ctx context.Context, c *cli, args []string) error {
 	clk, err := clock.New(start, 1, nil)
 	if err != nil {
 		return err
+	}
+	if w := plainTextWarning(*gatewayURL); w != "" {
+		fmt.Fprintln(c.stderr, "crowdflow scanner: "+w)
 	}
 	logger := slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: level}))
 	s, err := scanner.New(cfg, judge, clk, logger, c.stdin, c.stdout)

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/csv"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -40,6 +41,7 @@ const e2eClock = "2025-09-17T11:00:00+01:00"
 type e2e struct {
 	bin, data, config string
 	token             string   // a scanner token for every gate
+	tokenFile         string   // the same in a file, as the scanners get it
 	tickets           []string // payloads of visitor tickets valid on 2025-09-17
 	ev                *event.Event
 	epoch             time.Time // when the event clock read e2eClock
@@ -64,6 +66,10 @@ func TestScannerEndToEnd(t *testing.T) {
 	}
 	x.cli(t, "keys", "--data", x.data)
 	x.token = strings.TrimSpace(x.cli(t, "token", "--data", x.data, "--role", "scanner", "--subject", "e2e"))
+	x.tokenFile = filepath.Join(dir, "scanner.token")
+	if err := os.WriteFile(x.tokenFile, []byte(x.token+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	out := filepath.Join(dir, "tickets")
 	x.cli(t, "tickets", "issue", "--config", x.config, "--data", x.data, "--type", "visitor",
 		"--days", "2025-09-17", "--count", "60", "--out", out)
@@ -80,6 +86,7 @@ func TestScannerEndToEnd(t *testing.T) {
 	t.Run("scanner killed with scans queued", x.testScannerKilled)
 	t.Run("offline at two gates then sync", x.testOfflineTwoGates)
 	t.Run("live across two gateway processes", x.testLiveTwoProcesses)
+	t.Run("revoked while running, refused offline", x.testRevokeWhileRunning)
 }
 
 // testLiveTwoProcesses runs two gateway processes on one Redis: scans taken
@@ -354,12 +361,16 @@ func scanIDs(p *proc) []string {
 	return ids
 }
 
-// gateway starts `crowdflow gateway` on addr ("127.0.0.1:0" for any port)
+// gateway starts `crowdflow gateway` on addr ("127.0.0.1:0" for any port),
+// on Redis at redisURL or, when it is "", on the embedded store in x.data,
 // and returns it with its base URL once it listens.
 func (x *e2e) gateway(t *testing.T, redisURL, addr string) (*proc, string) {
 	t.Helper()
-	p := startProc(t, "gateway", x.bin, "gateway", "--config", x.config, "--data", x.data, "--redis", redisURL,
-		"--listen", addr, "--clock", x.clock(), "--log-level", "warn")
+	args := []string{"gateway", "--config", x.config, "--data", x.data, "--listen", addr, "--clock", x.clock(), "--log-level", "warn"}
+	if redisURL != "" {
+		args = append(args, "--redis", redisURL)
+	}
+	p := startProc(t, "gateway", x.bin, args...)
 	re := regexp.MustCompile(`^gateway listening on (http://\S+)$`)
 	p.waitCount(re, 1, 20*time.Second)
 	for _, l := range p.output() {
@@ -372,11 +383,11 @@ func (x *e2e) gateway(t *testing.T, redisURL, addr string) (*proc, string) {
 
 // scanner starts `crowdflow scanner` at gate in direction dir on its own
 // queue directory.
-func (x *e2e) scanner(t *testing.T, name, url, gate string, dir checkin.Direction, queue string) *proc {
+func (x *e2e) scanner(t *testing.T, name, url, gate string, dir checkin.Direction, queue string, more ...string) *proc {
 	t.Helper()
-	return startProc(t, name, x.bin, "scanner", "--gateway", url, "--gate", gate, "--direction", string(dir),
-		"--token", x.token, "--config", x.config, "--data", x.data, "--queue", queue, "--device", name,
-		"--clock", x.clock(), "--retry-max", "1s", "--drain", "30s", "--log-level", "warn")
+	return startProc(t, name, x.bin, append([]string{"scanner", "--gateway", url, "--gate", gate, "--direction", string(dir),
+		"--token-file", x.tokenFile, "--config", x.config, "--data", x.data, "--queue", queue, "--device", name,
+		"--clock", x.clock(), "--retry-max", "1s", "--drain", "30s", "--log-level", "warn"}, more...)...)
 }
 
 // ledgerOf opens the ledger in Redis, as the gateway does.
@@ -675,6 +686,12 @@ func (x *e2e) judge(t *testing.T) *admission.Judge {
 
 func TestScannerUsage(t *testing.T) {
 	base := []string{"scanner", "--gateway", "http://127.0.0.1:1", "--gate", "MAIN-1", "--direction", "in", "--token", "t"}
+	tokenFile, emptyFile := filepath.Join(t.TempDir(), "token"), filepath.Join(t.TempDir(), "empty")
+	for f, body := range map[string]string{tokenFile: "CFT1.x.y\n", emptyFile: "\n"} {
+		if err := os.WriteFile(f, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
 	tests := map[string]struct {
 		args []string
 		env  map[string]string
@@ -691,6 +708,9 @@ func TestScannerUsage(t *testing.T) {
 		"gate not in file": {args: append(base[:4:4], "NOPE", "--direction", "in", "--token", "t", "--config", ouarzazate), code: exitUsage, says: "not a gate"},
 		"no ticket key":    {args: append(base, "--config", ouarzazate, "--data", t.TempDir()), code: exitFailure, says: "ticket.pub"},
 		"extra argument":   {args: append(base, "now"), code: exitUsage, says: "unexpected argument"},
+		"token twice":      {args: append(base, "--token-file", tokenFile), code: exitUsage, says: "--token and --token-file: give one"},
+		"no token file":    {args: append(base[:6:6], "in", "--token-file", filepath.Join(t.TempDir(), "nope")), code: exitFailure, says: "token file"},
+		"empty token file": {args: append(base[:6:6], "in", "--token-file", emptyFile), code: exitFailure, says: "want one staff token"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -702,5 +722,98 @@ func TestScannerUsage(t *testing.T) {
 				t.Errorf("error is not one line: %q", stderr)
 			}
 		})
+	}
+}
+
+// testRevokeWhileRunning: on a one-laptop venue (a gateway on the embedded
+// store) an organizer revokes a ticket through the running gateway with
+// the CLI; a connected scanner has the new list soon after, and once the
+// gateway is gone it refuses that ticket offline, and admits another. The
+// scanner's token, read from a file, is not in its command line.
+func (x *e2e) testRevokeWhileRunning(t *testing.T) {
+	gw, url := x.gateway(t, "", "127.0.0.1:0")
+	sc := x.scanner(t, "revoke-lane", url, "MAIN-1", checkin.In, t.TempDir(),
+		"--revoked-every", "100ms", "--log-level", "info")
+	sc.waitCount(reOnline, 1, 20*time.Second)
+
+	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", sc.cmd.Process.Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(cmdline), x.token) || !strings.Contains(string(cmdline), x.tokenFile) {
+		t.Errorf("scanner command line %q: want the token file, not the token", strings.ReplaceAll(string(cmdline), "\x00", " "))
+	}
+
+	stolen, kept := x.tickets[55], x.tickets[56]
+	orgFile := filepath.Join(t.TempDir(), "organizer.token")
+	org := x.cli(t, "token", "--data", x.data, "--role", "organizer", "--subject", "box-office")
+	if err := os.WriteFile(orgFile, []byte(org), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out := x.cli(t, "tickets", "revoke", "--gateway", url, "--token-file", orgFile, "--reason", "reported stolen",
+		strings.ToUpper(idOf(t, x, stolen)))
+	if !strings.Contains(out, "revoked 1 ticket(s); 0 were already revoked") {
+		t.Fatalf("tickets revoke --gateway: %q", out)
+	}
+
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(sc.stderr(), `msg="revocation list refreshed" count=1`) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the scanner has not downloaded the new revocation list within 20 s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	gw.kill()
+	sc.waitCount(reWentDown, 1, 20*time.Second)
+	sc.send(stolen)
+	sc.send(kept)
+	sc.waitCount(reOffline, 2, 20*time.Second)
+	var lines []string
+	for _, l := range sc.output() {
+		if reOffline.MatchString(l) {
+			lines = append(lines, l)
+		}
+	}
+	if !strings.HasPrefix(lines[0], "✘ REVOKED ") || !strings.HasPrefix(lines[1], "✔ ACCEPTED ") {
+		t.Errorf("offline verdicts: %q; want the revoked ticket refused and the other admitted", lines)
+	}
+}
+
+// TestPlainTextWarning: a token sent in clear text to another machine is
+// worth a warning; to this machine, or over TLS, it is not.
+func TestPlainTextWarning(t *testing.T) {
+	tests := map[string]struct {
+		url  string
+		warn bool
+	}{
+		"http to a LAN address": {"http://192.168.1.20:8080", true},
+		"ws to a name":          {"ws://gate.fair.example:8080/ws/scan", true},
+		"http to IPv6":          {"http://[2001:db8::1]:8080", true},
+		"https":                 {"https://gate.fair.example", false},
+		"wss":                   {"wss://192.168.1.20:8443/ws/scan", false},
+		"loopback":              {"http://127.0.0.1:8080", false},
+		"another loopback":      {"http://127.0.0.2:8080", false},
+		"IPv6 loopback":         {"ws://[::1]:8080/ws/scan", false},
+		"localhost":             {"http://localhost:8080", false},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			if got := plainTextWarning(tc.url); (got != "") != tc.warn {
+				t.Errorf("plainTextWarning(%q) = %q, want a warning: %v", tc.url, got, tc.warn)
+			}
+		})
+	}
+
+	// The scanner says it once, on one line of stderr. Its context has
+	// ended already, so it stops before it dials anything.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var stderr strings.Builder
+	run(ctx, []string{"scanner", "--gateway", "http://192.0.2.10:8080", "--gate", "MAIN-1", "--direction", "in",
+		"--queue", t.TempDir()}, func(k string) string {
+		return map[string]string{"CROWDFLOW_TOKEN": "CFT1.x.y"}[k]
+	}, strings.NewReader(""), io.Discard, &stderr)
+	if n := strings.Count(stderr.String(), "clear text"); n != 1 || !strings.Contains(stderr.String(), "crowdflow scanner: warning: the staff token goes to 192.0.2.10 in clear text (http://)") {
+		t.Errorf("scanner stderr %q: want the clear-text warning once", stderr.String())
 	}
 }

@@ -1,11 +1,16 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/csv"
+	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -77,8 +82,15 @@ func runIssue(_ context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(*out, 0o755); err != nil {
+	// The payloads are bearer credentials: whoever reads a PNG or the
+	// manifest can walk in with it. The directory and every file are the
+	// issuer's alone.
+	if err := os.MkdirAll(*out, 0o700); err != nil {
 		return fmt.Errorf("output dir: %w", err)
+	}
+	if fi, err := os.Stat(*out); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		fmt.Fprintf(c.stderr, "crowdflow tickets issue: warning: %s is readable by others (mode %04o): the tickets are bearer credentials, chmod 700 it\n",
+			*out, fi.Mode().Perm())
 	}
 	slices.Sort(days)
 	var hashes []uint16
@@ -87,7 +99,7 @@ func runIssue(_ context.Context, c *cli, args []string) error {
 	}
 	slices.Sort(hashes)
 
-	mf, err := os.OpenFile(filepath.Join(*out, "manifest.csv"), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	mf, err := os.OpenFile(filepath.Join(*out, "manifest.csv"), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return fmt.Errorf("manifest (remove the old one or choose another --out): %w", err)
 	}
@@ -102,7 +114,7 @@ func runIssue(_ context.Context, c *cli, args []string) error {
 		}
 		id := t.ID
 		file := id.String() + ".png"
-		if err := os.WriteFile(filepath.Join(*out, file), png, 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(*out, file), png, 0o600); err != nil {
 			return fmt.Errorf("write %s: %w", file, err)
 		}
 		_ = w.Write([]string{id.String(), tt.ID, strings.Join(days, ","), strings.Join(zones, ","),
@@ -146,15 +158,21 @@ func checkSubset(flag string, got, allowed, all []string) error {
 }
 
 func runRevoke(ctx context.Context, c *cli, args []string) error {
-	fs := c.flags("tickets revoke", "tickets revoke --config FILE [--redis URL] [--data DIR] TICKET_ID...")
-	config := fs.String("config", "", "event file (YAML)")
+	fs := c.flags("tickets revoke", "tickets revoke (--config FILE [--redis URL] [--data DIR] | --gateway URL --token TOKEN|--token-file FILE) [--reason TEXT] TICKET_ID...")
+	config := fs.String("config", "", "event file (YAML); not with --gateway")
 	redisURL := fs.String("redis", "", "Redis URL; without it, the embedded store in --data")
 	data := fs.String("data", "./data", "data directory of the embedded store")
+	gatewayURL := fs.String("gateway", "", "revoke through this running gateway, http(s)://host:port (its scanners get the list within a minute)")
+	tok := fs.String("token", "", "with --gateway: an organizer's staff token; visible in ps: prefer --token-file or CROWDFLOW_TOKEN")
+	tokFile := fs.String("token-file", "", "with --gateway: a file holding the organizer's staff token on its first line")
+	reason := fs.String("reason", "", "why, for the gateway's log (with --gateway)")
 	if err := c.parse(fs, args); err != nil {
 		return err
 	}
-	if err := required(fs, "config"); err != nil {
-		return err
+	if *gatewayURL == "" {
+		if err := required(fs, "config"); err != nil {
+			return err
+		}
 	}
 	if fs.NArg() == 0 {
 		return usagef("no ticket ids given")
@@ -166,6 +184,24 @@ func runRevoke(ctx context.Context, c *cli, args []string) error {
 			return usagef("ticket id %q: %v", a, err)
 		}
 		ids[i] = id.String()
+	}
+	if *gatewayURL != "" {
+		t, err := staffToken(*tok, *tokFile)
+		if err != nil {
+			return err
+		}
+		if t == "" {
+			return usagef("--gateway needs --token or --token-file")
+		}
+		if w := plainTextWarning(*gatewayURL); w != "" {
+			fmt.Fprintln(c.stderr, "crowdflow tickets revoke: "+w)
+		}
+		n, err := revokeThrough(ctx, *gatewayURL, t, *reason, ids)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(c.stdout, "revoked %d ticket(s); %d were already revoked\n", n, len(ids)-n)
+		return nil
 	}
 	ev, err := event.Load(*config)
 	if err != nil {
@@ -183,4 +219,40 @@ func runRevoke(ctx context.Context, c *cli, args []string) error {
 	}
 	fmt.Fprintf(c.stdout, "revoked %d ticket(s); %d were already revoked\n", n, len(ids)-n)
 	return nil
+}
+
+// revokeThrough revokes ids through a running gateway (POST /api/v1/revoke)
+// and returns how many were not revoked before.
+func revokeThrough(ctx context.Context, base, tok, reason string, ids []string) (int, error) {
+	u, err := url.Parse(base)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return 0, usagef("--gateway %q: want http(s)://host:port", base)
+	}
+	body, _ := json.Marshal(map[string]any{"tickets": ids, "reason": reason})
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.JoinPath("/api/v1/revoke").String(), bytes.NewReader(body))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("revoke through %s: %w", u.Host, err)
+	}
+	defer resp.Body.Close()
+	var ans struct {
+		Revoked int `json:"revoked"`
+		Error   struct {
+			Code, Message string
+		} `json:"error"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&ans); err != nil {
+		return 0, fmt.Errorf("revoke through %s: HTTP %d, not the gateway's answer", u.Host, resp.StatusCode)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return 0, fmt.Errorf("revoke through %s: HTTP %d %s: %s", u.Host, resp.StatusCode, ans.Error.Code, ans.Error.Message)
+	}
+	return ans.Revoked, nil
 }

@@ -357,6 +357,9 @@ func startBrowser() error {
 		chromedp.Flag("use-fake-device-for-media-stream", true),
 		chromedp.Flag("use-file-for-fake-video-capture", video),
 		chromedp.Flag("lang", "en-US"),
+		// Every name but loopback resolves to nothing: a page that goes
+		// astray (the open-redirect test) reaches no other host.
+		chromedp.Flag("host-resolver-rules", "MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost"),
 	}
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelCtx := chromedp.NewContext(allocCtx)

@@ -103,13 +103,8 @@ func (s *Server) serveEvent(w http.ResponseWriter, r *http.Request) {
 // serveRevoked is GET /api/v1/revoked, for tokens that may scan: the
 // revocation list, sorted, that a scanner applies while offline.
 func (s *Server) serveRevoked(w http.ResponseWriter, r *http.Request) {
-	c, err := s.authenticate(r)
-	if err != nil {
+	if _, err := s.authorize(r, token.Scan, "read the revocation list"); err != nil {
 		writeError(w, err)
-		return
-	}
-	if !c.Role.Can(token.Scan) {
-		writeError(w, newProblem(errForbidden, "Role %s may not read the revocation list.", c.Role))
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.StoreTimeout)

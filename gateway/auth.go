@@ -36,6 +36,19 @@ func (s *Server) authenticate(r *http.Request) (token.Claims, error) {
 	return c, nil
 }
 
+// authorize authenticates r and checks that its role may do a: 401 without
+// a valid token, 403 naming what the role may not do (doing).
+func (s *Server) authorize(r *http.Request, a token.Action, doing string) (token.Claims, error) {
+	c, err := s.authenticate(r)
+	if err != nil {
+		return c, err
+	}
+	if !c.Role.Can(a) {
+		return c, newProblem(errForbidden, "Role %s may not %s.", c.Role, doing)
+	}
+	return c, nil
+}
+
 // requestToken finds the token of a request. A malformed Authorization
 // header is an error even when a cookie is present: the client meant the
 // header.
@@ -99,7 +112,7 @@ func sessionOf(c token.Claims) session {
 	if s.Gates == nil {
 		s.Gates = []string{}
 	}
-	for _, a := range []token.Action{token.Scan, token.Force, token.Live, token.Reports} {
+	for _, a := range []token.Action{token.Scan, token.Force, token.Live, token.Reports, token.Revoke} {
 		if c.Role.Can(a) {
 			s.Can = append(s.Can, string(a))
 		}

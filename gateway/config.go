@@ -74,6 +74,15 @@ const (
 	// client's writer; a client that falls further behind is dropped (it
 	// reconnects with ?since and catches up).
 	DefaultLiveSendBuffer = 32
+	// DefaultMaxScannersPerToken caps the /ws/scan connections of one
+	// token: a gate team may share one token over a dozen phones and a few
+	// laptops (CONTRACT §3: at least 32), while a leaked token cannot open
+	// hundreds.
+	DefaultMaxScannersPerToken = 64
+	// DefaultMaxScannersPerAddress caps the /ws/scan connections from one
+	// remote address: generous, since a venue's phones may all come
+	// through one NAT or reverse proxy, but a bound on one machine.
+	DefaultMaxScannersPerAddress = 512
 	// DefaultSilentAfter: a gate with no scan for this long while the event
 	// is open is silent (an alert: a scanner down, a lane closed).
 	DefaultSilentAfter = 10 * time.Minute
@@ -95,11 +104,24 @@ type Config struct {
 	// request without an Origin header (a CLI scanner) is not a browser's
 	// and is not checked.
 	Origins []string
+	// Hosts are the names (DNS names, no port) under which browsers and
+	// clients reach the gateway, besides what is always served: an IP
+	// address, "localhost", and the host of Listen. A request with another
+	// Host header is refused (421), so a page whose name was re-pointed at
+	// the gateway (DNS rebinding) cannot read it.
+	Hosts []string
+	// SeparateMetrics takes /metrics off Handler: the CLI then serves
+	// MetricsHandler on an internal address of its own (--metrics-listen).
+	SeparateMetrics bool
 	// Rate is the frames per second one connection (one device) may send
 	// on average, and Burst how many at once. A frame over the limit is
 	// answered with the error rate_limited and not acted on.
 	Rate  float64
 	Burst int
+	// MaxScannersPerToken and MaxScannersPerAddress cap the concurrent
+	// /ws/scan connections of one token and from one remote address (its
+	// IP); a handshake past either gets HTTP 429.
+	MaxScannersPerToken, MaxScannersPerAddress int
 	// Websocket timings; see the Default constants.
 	WriteWait, PongWait, PingPeriod, DrainWait, CloseWait time.Duration
 	// ShutdownTimeout bounds Run's graceful shutdown.
@@ -138,24 +160,26 @@ type Config struct {
 // the default limits and timings.
 func DefaultConfig() Config {
 	return Config{
-		Listen:          DefaultListen,
-		Rate:            DefaultRate,
-		Burst:           DefaultBurst,
-		WriteWait:       DefaultWriteWait,
-		PongWait:        DefaultPongWait,
-		PingPeriod:      DefaultPingPeriod,
-		DrainWait:       DefaultDrainWait,
-		CloseWait:       DefaultCloseWait,
-		ShutdownTimeout: DefaultShutdownTimeout,
-		StoreTimeout:    DefaultStoreTimeout,
-		ReadyTimeout:    DefaultReadyTimeout,
-		SendBuffer:      DefaultSendBuffer,
-		LivePoll:        DefaultLivePoll,
-		LiveTick:        DefaultLiveTick,
-		LiveRing:        DefaultLiveRing,
-		LiveSendBuffer:  DefaultLiveSendBuffer,
-		SilentAfter:     DefaultSilentAfter,
-		CloseCheck:      DefaultCloseCheck,
+		Listen:                DefaultListen,
+		Rate:                  DefaultRate,
+		Burst:                 DefaultBurst,
+		MaxScannersPerToken:   DefaultMaxScannersPerToken,
+		MaxScannersPerAddress: DefaultMaxScannersPerAddress,
+		WriteWait:             DefaultWriteWait,
+		PongWait:              DefaultPongWait,
+		PingPeriod:            DefaultPingPeriod,
+		DrainWait:             DefaultDrainWait,
+		CloseWait:             DefaultCloseWait,
+		ShutdownTimeout:       DefaultShutdownTimeout,
+		StoreTimeout:          DefaultStoreTimeout,
+		ReadyTimeout:          DefaultReadyTimeout,
+		SendBuffer:            DefaultSendBuffer,
+		LivePoll:              DefaultLivePoll,
+		LiveTick:              DefaultLiveTick,
+		LiveRing:              DefaultLiveRing,
+		LiveSendBuffer:        DefaultLiveSendBuffer,
+		SilentAfter:           DefaultSilentAfter,
+		CloseCheck:            DefaultCloseCheck,
 	}
 }
 
@@ -170,6 +194,11 @@ func (c Config) Validate() error {
 			bad("listen", "%q: want host:port", c.Listen)
 		}
 	}
+	for i, h := range c.Hosts {
+		if _, err := canonicalHost(h); err != nil {
+			bad(fmt.Sprintf("hosts[%d]", i), "%v", err)
+		}
+	}
 	for i, o := range c.Origins {
 		if _, err := parseOrigin(o); err != nil {
 			bad(fmt.Sprintf("origins[%d]", i), "%v", err)
@@ -180,6 +209,12 @@ func (c Config) Validate() error {
 	}
 	if c.Burst < 1 {
 		bad("burst", "%d: want at least 1", c.Burst)
+	}
+	if c.MaxScannersPerToken < 1 {
+		bad("max_scanners_per_token", "%d: want at least 1", c.MaxScannersPerToken)
+	}
+	if c.MaxScannersPerAddress < 1 {
+		bad("max_scanners_per_address", "%d: want at least 1", c.MaxScannersPerAddress)
 	}
 	for _, d := range []struct {
 		field string

@@ -22,6 +22,8 @@ var (
 	errMalformed       = errors.New("malformed")
 	errUnsupported     = errors.New("unsupported")
 	errRateLimited     = errors.New("rate limited")
+	errTooMany         = errors.New("too many connections")
+	errUnknownHost     = errors.New("unknown host")
 	errNotFound        = errors.New("not found")
 	errMethod          = errors.New("method not allowed")
 	errTooLarge        = errors.New("request too large")
@@ -41,6 +43,8 @@ var kinds = []struct {
 	{errMalformed, http.StatusBadRequest, wire.ErrMalformed, "The request is malformed."},
 	{errUnsupported, http.StatusBadRequest, wire.ErrUnsupported, "This request is not supported."},
 	{errRateLimited, http.StatusTooManyRequests, wire.ErrRateLimited, "Too many messages: slow down."},
+	{errTooMany, http.StatusTooManyRequests, "too_many_connections", "Too many connections: close one, or try again later."},
+	{errUnknownHost, http.StatusMisdirectedRequest, "unknown_host", "This gateway does not serve that host name."},
 	{errNotFound, http.StatusNotFound, "not_found", "Nothing here."},
 	{errMethod, http.StatusMethodNotAllowed, "method_not_allowed", "That method is not allowed here."},
 	{errTooLarge, http.StatusRequestEntityTooLarge, "too_large", "The request is too large."},

@@ -487,21 +487,35 @@ func closeCode(err error) int {
 // answer into v (when not nil); it returns the status.
 func (e *Env) Get(tb testing.TB, path, tok string, v any) int {
 	tb.Helper()
-	req, err := http.NewRequest(http.MethodGet, e.URL+path, nil)
+	return e.Do(tb, http.MethodGet, path, tok, "", "", nil, v)
+}
+
+// Do sends a request with the token (none when empty), the headers, and
+// the body of contentType (none when ""), and decodes the JSON answer into
+// v (when not nil); it returns the status.
+func (e *Env) Do(tb testing.TB, method, path, tok, contentType, body string, hdr http.Header, v any) int {
+	tb.Helper()
+	req, err := http.NewRequest(method, e.URL+path, strings.NewReader(body))
 	if err != nil {
 		tb.Fatal(err)
+	}
+	for k, vs := range hdr {
+		req.Header[k] = vs
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
 	}
 	if tok != "" {
 		req.Header.Set("Authorization", "Bearer "+tok)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		tb.Fatalf("GET %s: %v", path, err)
+		tb.Fatalf("%s %s: %v", method, path, err)
 	}
 	defer resp.Body.Close()
 	if v != nil {
 		if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
-			tb.Fatalf("GET %s: decode: %v", path, err)
+			tb.Fatalf("%s %s: decode: %v", method, path, err)
 		}
 	}
 	return resp.StatusCode

@@ -634,6 +634,7 @@ type liveClient struct {
 	ws      *websocket.Conn
 	subject string
 	remote  string
+	expires int64 // the token's expiry, Unix seconds on the wall clock
 	send    chan *websocket.PreparedMessage
 	// closeCode is set by the hub before it closes send: the close frame
 	// the writer sends (0: none).
@@ -675,7 +676,7 @@ func (s *Server) serveLive(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return // the upgrader has answered
 	}
-	c := &liveClient{s: s, ws: ws, subject: claims.Subject, remote: r.RemoteAddr,
+	c := &liveClient{s: s, ws: ws, subject: claims.Subject, remote: r.RemoteAddr, expires: claims.Expires,
 		send: make(chan *websocket.PreparedMessage, s.cfg.LiveSendBuffer), readerDone: make(chan struct{})}
 	reply := make(chan []*websocket.PreparedMessage, 1)
 	select {
@@ -768,6 +769,8 @@ func (c *liveClient) write(backlog []*websocket.PreparedMessage, done chan<- str
 	}
 	ping := time.NewTicker(cfg.PingPeriod)
 	defer ping.Stop()
+	expiry := c.s.newExpiry(c.expires)
+	defer expiry.stop()
 	for {
 		select {
 		case m, ok := <-c.send:
@@ -779,7 +782,16 @@ func (c *liveClient) write(backlog []*websocket.PreparedMessage, done chan<- str
 				c.drainSend()
 				return
 			}
+		case <-expiry.c():
+			if expiry.due() {
+				c.expire()
+				return
+			}
 		case <-ping.C:
+			if expiry.due() {
+				c.expire()
+				return
+			}
 			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(cfg.WriteWait)); err != nil {
 				c.cut()
 				c.drainSend()

@@ -749,3 +749,49 @@ func TestLiveShutdown(t *testing.T) {
 		t.Errorf("Run: %v", err)
 	}
 }
+
+// TestLiveTokenExpires: a live client whose token expires is closed with
+// 1008 (policy violation), as /ws/scan closes; one whose token is still
+// valid goes on receiving updates.
+func TestLiveTokenExpires(t *testing.T) {
+	t.Parallel()
+	env := MustEnv(t, Options{Engine: "embedded", Tune: func(cfg *gateway.Config) {
+		fastLive(cfg)
+		cfg.PingPeriod = 20 * time.Millisecond // the writer checks the expiry at least this often
+	}})
+	short := env.MustTokenUntil(t, token.Security, env.Wall.Now().Add(5*time.Second))
+	ws, _, err := env.DialLive(short, "", nil)
+	if err != nil {
+		t.Fatalf("dial /ws/live: %v", err)
+	}
+	defer ws.Close()
+	expiring := &LiveClient{tb: t, ws: ws}
+	if m := expiring.Read(); m.Type != "snapshot" {
+		t.Fatalf("first message: %.300s", m.Raw)
+	}
+	lasting := env.MustLive(t, "")
+	if m := lasting.Read(); m.Type != "snapshot" {
+		t.Fatalf("first message: %.300s", m.Raw)
+	}
+
+	// Before the expiry the stream goes on: an update reaches both.
+	sc := env.MustScanner(t, token.Scanner, "MAIN-1")
+	sc.MustTally("site", 1)
+	seq := env.StoreSeq(t)
+	expiring.Until(seq)
+	lasting.Until(seq)
+
+	env.Wall.Advance(6 * time.Second)
+	code := -1
+	for {
+		if _, err := expiring.Next(); err != nil {
+			code = closeCode(err)
+			break
+		}
+	}
+	if code != websocket.ClosePolicyViolation {
+		t.Errorf("live client with an expired token: close code %d, want %d", code, websocket.ClosePolicyViolation)
+	}
+	sc.MustTally("site", 1)
+	lasting.Until(env.StoreSeq(t))
+}

@@ -18,6 +18,7 @@ const (
 	opTally    = "tally"
 	opCounters = "counters"
 	opRevoked  = "revoked"
+	opRevoke   = "revoke"
 	opPing     = "ping"
 )
 
@@ -69,7 +70,7 @@ func newMetrics(ev *event.Event, store Store, timeout time.Duration, logger *slo
 			Help: "Store calls that failed (the store did not answer), by operation.",
 		}, []string{"op"}),
 	}
-	for _, op := range []string{opScan, opTally, opCounters, opRevoked, opPing, opLive} {
+	for _, op := range []string{opScan, opTally, opCounters, opRevoked, opRevoke, opPing, opLive} {
 		m.storeErrors.WithLabelValues(op) // every op exists from the start, at 0
 	}
 	m.reg.MustRegister(m.scans, m.duration, m.connected, m.liveClients, m.lastScan, m.storeErrors,

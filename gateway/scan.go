@@ -54,6 +54,13 @@ func (s *Server) serveScan(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	release, err := s.scanners.take(r)
+	if err != nil {
+		s.log.Warn("scanner refused", "subject", claims.Subject, "remote", r.RemoteAddr, "err", err)
+		writeError(w, err)
+		return
+	}
+	defer release()
 	ws, err := s.up.Upgrade(w, r, nil)
 	if err != nil {
 		return // the upgrader has answered

@@ -46,6 +46,8 @@ type Server struct {
 	handler http.Handler
 	up      websocket.Upgrader
 	hub     *liveHub // the live stream; Run starts and stops it
+	// scanners counts the /ws/scan connections per token and address.
+	scanners *connLimits
 
 	// storeCtx is the parent of every store call made for a device. It
 	// outlives Run's context, so scans read before a shutdown are still
@@ -118,6 +120,7 @@ func New(cfg Config, ev *event.Event, judge *admission.Judge, store Store, secre
 		},
 	}
 	s.hub = newLiveHub(s)
+	s.scanners = newConnLimits(cfg.MaxScannersPerToken, cfg.MaxScannersPerAddress)
 	s.handler = s.routes()
 	return s, nil
 }
@@ -151,13 +154,15 @@ func (s *Server) routes() http.Handler {
 		{"GET", "/api/v1/session", http.HandlerFunc(s.serveSession)},
 		{"GET", "/api/v1/event", http.HandlerFunc(s.serveEvent)},
 		{"GET", "/api/v1/revoked", http.HandlerFunc(s.serveRevoked)},
+		{"POST", "/api/v1/revoke", http.HandlerFunc(s.serveRevoke)},
 		{"GET", "/healthz", http.HandlerFunc(s.serveHealth)},
 		{"GET", "/readyz", http.HandlerFunc(s.serveReady)},
-		{"GET", "/metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{
-			ErrorLog:            slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
-			ErrorHandling:       promhttp.ContinueOnError,
-			MaxRequestsInFlight: 4,
-		})},
+	}
+	if !s.cfg.SeparateMetrics {
+		routes = append(routes, struct {
+			method, path string
+			h            http.Handler
+		}{"GET", "/metrics", s.MetricsHandler()})
 	}
 	mux := http.NewServeMux()
 	methods := map[string][]string{} // path -> the methods it answers
@@ -178,7 +183,17 @@ func (s *Server) routes() http.Handler {
 		}
 		writeError(w, newProblem(errNotFound, "Nothing at %s.", r.URL.Path))
 	})
-	return mux
+	return s.guard(mux)
+}
+
+// MetricsHandler serves the Prometheus metrics (GET /metrics). Handler
+// serves it too, unless Config.SeparateMetrics is set.
+func (s *Server) MetricsHandler() http.Handler {
+	return promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{
+		ErrorLog:            slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		ErrorHandling:       promhttp.ContinueOnError,
+		MaxRequestsInFlight: 4,
+	})
 }
 
 // Handler is the gateway's HTTP handler: every route, websockets included.

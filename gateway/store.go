@@ -33,6 +33,10 @@ type Store interface {
 	// and that are still open, once each whoever calls (CONTRACT §8), and
 	// returns what each closing did.
 	CloseDue(ctx context.Context, now time.Time, by string) ([]ledger.Closing, error)
+	// Revoke adds ticket ids to the revocation list in one atomic step,
+	// logging each new one as done at at by by, and returns how many were
+	// not revoked before.
+	Revoke(ctx context.Context, at time.Time, by string, ids ...string) (int, error)
 	// Revoked lists the revoked ticket ids.
 	Revoked(ctx context.Context) ([]string, error)
 	// Ping reports whether the store answers.

@@ -499,7 +499,9 @@ func (l *loop) onEvent(ev connEvent) {
 		}
 		if err := l.s.off.SetRevoked(ev.revoked, ev.at); err != nil {
 			l.s.log.Error("revocation list not cached", "err", err)
+			return
 		}
+		l.s.log.Info("revocation list refreshed", "count", len(ev.revoked))
 	}
 }
 

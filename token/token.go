@@ -39,7 +39,7 @@ type Role string
 const (
 	Scanner    Role = "scanner"    // a gate device or its operator: scans and tallies at its gates
 	Security   Role = "security"   // the control room and patrols: the live board
-	Organizer  Role = "organizer"  // organisers: the live board and the reports
+	Organizer  Role = "organizer"  // organisers: the live board, the reports and revocations
 	Supervisor Role = "supervisor" // gate supervisors: all of the above, and forcing a full zone
 )
 
@@ -55,13 +55,14 @@ const (
 	Force   Action = "force"   // override zone_full and passback refusals
 	Live    Action = "live"    // the live stream and the occupancy snapshot
 	Reports Action = "reports" // attendance reports
+	Revoke  Action = "revoke"  // add tickets to the revocation list
 )
 
 var grants = map[Role][]Action{
 	Scanner:    {Scan},
 	Security:   {Live},
-	Organizer:  {Live, Reports},
-	Supervisor: {Scan, Force, Live, Reports},
+	Organizer:  {Live, Reports, Revoke},
+	Supervisor: {Scan, Force, Live, Reports, Revoke},
 }
 
 // Can reports whether r may do a.
@@ -114,16 +115,19 @@ func Verify(secret []byte, tok string, now time.Time) (Claims, error) {
 	if len(tok) > maxLen || !strings.HasPrefix(tok, prefix) {
 		return Claims{}, ErrMalformed
 	}
+	if strings.IndexFunc(tok, notTokenChar) >= 0 {
+		return Claims{}, ErrMalformed // padding, the standard alphabet, white space
+	}
 	i := strings.LastIndexByte(tok, '.')
 	head, sig := tok[:i], tok[i+1:]
-	got, err := base64.RawURLEncoding.DecodeString(sig)
+	got, err := strictB64.DecodeString(sig)
 	if err != nil {
 		return Claims{}, ErrMalformed
 	}
 	if !hmac.Equal(got, mac(secret, head)) {
 		return Claims{}, ErrSignature
 	}
-	body, err := base64.RawURLEncoding.DecodeString(head[len(prefix):])
+	body, err := strictB64.DecodeString(head[len(prefix):])
 	if err != nil {
 		return Claims{}, ErrMalformed
 	}
@@ -138,6 +142,18 @@ func Verify(secret []byte, tok string, now time.Time) (Claims, error) {
 		return Claims{}, ErrExpired
 	}
 	return c, nil
+}
+
+// strictB64 is the one spelling of a token's parts: base64url without
+// padding, its unused trailing bits zero. The lenient decoder would let four
+// spellings of each mac verify (and skip line breaks), so a token would
+// have several forms and a blocklist or log search could miss one.
+var strictB64 = base64.RawURLEncoding.Strict()
+
+// notTokenChar reports a rune that no token spelling holds: the decoder
+// skips CR and LF even in strict mode, so they are refused here.
+func notTokenChar(r rune) bool {
+	return !(r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.')
 }
 
 func mac(secret []byte, head string) []byte {

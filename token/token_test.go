@@ -2,6 +2,7 @@ package token_test
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -37,7 +38,7 @@ func TestSignVerify(t *testing.T) {
 		"expired":        {tok, now.Add(24 * time.Hour), token.ErrExpired},
 		"other secret":   {mustSign(t, []byte("another secret, 32 bytes long!!!"), c), now, token.ErrSignature},
 		"claims changed": {strings.Replace(tok, "CFT1.", "CFT1.e", 1), now, token.ErrSignature},
-		"mac cut":        {tok[:len(tok)-4], now, token.ErrSignature},
+		"mac cut":        {tok[:len(tok)-3], now, token.ErrSignature}, // 40 characters: 30 bytes, no trailing bits
 		"no prefix":      {strings.TrimPrefix(tok, "CFT1."), now, token.ErrMalformed},
 		"empty":          {"", now, token.ErrMalformed},
 		"huge":           {"CFT1." + strings.Repeat("a", 5000), now, token.ErrMalformed},
@@ -122,4 +123,48 @@ func FuzzVerify(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestOneSpelling: a token verifies in the one spelling Sign made, and in no
+// other that a lenient base64 decoder would read as the same bytes.
+func TestOneSpelling(t *testing.T) {
+	now := time.Date(2025, 9, 17, 9, 0, 0, 0, time.UTC)
+	c := token.Claims{Role: token.Organizer, Subject: "ops", Issued: now.Unix(), Expires: now.Add(time.Hour).Unix()}
+	// A subject that makes the token hold - or _, which the standard
+	// alphabet spells + and /.
+	var tok string
+	for i := 0; !strings.ContainsAny(tok, "-_"); i++ {
+		c.Subject = fmt.Sprintf("ops-%d", i)
+		tok = mustSign(t, secret, c)
+	}
+	if _, err := token.Verify(secret, tok, now); err != nil {
+		t.Fatalf("the token as signed: %v", err)
+	}
+	dot := strings.LastIndexByte(tok, '.')
+	head, sig := tok[:dot], tok[dot+1:]
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	// A 32-byte mac is 43 characters: the last carries 4 bits of the mac
+	// and 2 unused ones. The three other values of those 2 bits decode to
+	// the same mac under a lenient decoder.
+	last := strings.IndexByte(alphabet, sig[len(sig)-1])
+	variants := map[string]string{
+		"padding":           tok + "=",
+		"standard alphabet": strings.NewReplacer("-", "+", "_", "/").Replace(tok),
+		"line break in mac": head + "." + sig[:10] + "\n" + sig[10:],
+		"CR in claims":      head[:8] + "\r" + head[8:] + "." + sig,
+		"trailing space":    tok + " ",
+	}
+	for bits := 1; bits < 4; bits++ {
+		variants[fmt.Sprintf("trailing bits %02b", bits)] = head + "." + sig[:len(sig)-1] + string(alphabet[last^bits])
+	}
+	for name, v := range variants {
+		t.Run(name, func(t *testing.T) {
+			if v == tok {
+				t.Fatalf("the variant is the token itself")
+			}
+			if _, err := token.Verify(secret, v, now); err == nil {
+				t.Errorf("%q verifies: want only %q", v, tok)
+			}
+		})
+	}
 }

@@ -9,10 +9,19 @@ const error = document.getElementById('error');
 langSwitcher(document.getElementById('langs'));
 apply();
 
+// next is where to go after login: ?next= resolved the way the browser
+// will resolve it (which drops tabs and newlines, reads \ as /, and takes
+// //host as another site), kept only when it lands on this origin. The
+// result is absolute, so nothing is left for the browser to resolve again.
 function next() {
-  const n = new URLSearchParams(location.search).get('next') || '';
-  // Only a path of this site: never //host or a scheme.
-  return /^\/(?![/\\])/.test(n) ? n : '/scan';
+  const n = new URLSearchParams(location.search).get('next');
+  if (n) {
+    try {
+      const u = new URL(n, location.origin);
+      if (u.origin === location.origin && (u.protocol === 'http:' || u.protocol === 'https:')) return u.href;
+    } catch { /* not a URL: the default */ }
+  }
+  return new URL('/scan', location.origin).href;
 }
 
 function fail(key) {

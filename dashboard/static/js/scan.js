@@ -16,7 +16,7 @@ const UPLOAD_WAIT = 5000; // ms to wait for the verdict of one upload
 const UPLOAD_GAP = 100; // ms between two uploads: 10 a second, half the gateway's limit
 const GREEN_CLEAR = 1200; // ms a green screen stays
 const SAME_CODE_QUIET = 4000; // ms the camera ignores the code it just read
-const REVOKED_EVERY = 5 * 60 * 1000; // ms between two downloads of the revocation list
+const REVOKED_EVERY = 60 * 1000; // ms between two downloads of the revocation list (CONTRACT §5: within a minute)
 
 const $ = (id) => document.getElementById(id);
 
