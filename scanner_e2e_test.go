@@ -50,9 +50,12 @@ type e2e struct {
 // clock is the --clock of a process started now: every process runs on one
 // event timeline, whenever it starts (a place follows the latest scan by
 // time, so the devices' clocks must agree as a venue's do).
-func (x *e2e) clock() string {
+func (x *e2e) clock() string { return x.clockIn(0) }
+
+// clockIn is clock, d later.
+func (x *e2e) clockIn(d time.Duration) string {
 	at, _ := time.Parse(time.RFC3339, e2eClock)
-	return at.Add(time.Since(x.epoch)).Format(time.RFC3339Nano)
+	return at.Add(time.Since(x.epoch) + d).Format(time.RFC3339Nano)
 }
 
 func TestScannerEndToEnd(t *testing.T) {
@@ -582,8 +585,12 @@ func (x *e2e) testOfflineTwoGates(t *testing.T) {
 	redis := redistest.Start(t, redistest.Options{AppendFsync: "everysec"})
 	addrA, addrB := freeAddr(t), freeAddr(t)
 	crafts := x.scanner(t, "crafts-1", "http://"+addrA, "HALL-CRAFTS", checkin.In, t.TempDir())
-	terroir := x.scanner(t, "terroir-1", "http://"+addrB, "HALL-TERROIR", checkin.In, t.TempDir())
-	lane2 := x.scanner(t, "crafts-2", "http://"+addrB, "HALL-CRAFTS", checkin.In, t.TempDir())
+	// The others' clocks run a minute ahead, so that what they scan after
+	// the crafts hall is later by time too, however slowly each process
+	// started its clock on a loaded machine (within the skew allowance).
+	ahead := []string{"--clock", x.clockIn(time.Minute)}
+	terroir := x.scanner(t, "terroir-1", "http://"+addrB, "HALL-TERROIR", checkin.In, t.TempDir(), ahead...)
+	lane2 := x.scanner(t, "crafts-2", "http://"+addrB, "HALL-CRAFTS", checkin.In, t.TempDir(), ahead...)
 
 	tk := x.tickets[40:50]
 	both, twice := tk[4], tk[9]
