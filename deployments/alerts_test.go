@@ -334,6 +334,24 @@ func TestAlertsReachTheWebhook(t *testing.T) {
 		t.Error("ZoneOccupancyCritical reached the webhook though ZoneFull inhibits it")
 	}
 
+	t.Run("Prometheus accepts every dashboard query", func(t *testing.T) {
+		for _, q := range dashboardQueries(t) {
+			resp, err := http.Get(prom + "/api/v1/query?query=" + url.QueryEscape(q))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var r struct {
+				Status string `json:"status"`
+				Error  string `json:"error"`
+			}
+			err = json.NewDecoder(resp.Body).Decode(&r)
+			resp.Body.Close()
+			if err != nil || r.Status != "success" {
+				t.Errorf("query %s: %s %s %v", q, r.Status, r.Error, err)
+			}
+		}
+	})
+
 	t.Run("every metric the kit names is on /metrics", func(t *testing.T) {
 		resp, err := http.Get("http://" + stack.Addr + "/metrics")
 		if err != nil {

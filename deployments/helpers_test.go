@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -59,16 +60,41 @@ func cleanEnv() []string {
 	return env
 }
 
-// MustBuild builds the crowdflow binary into a temporary directory.
+// The crowdflow binary, built once for all the tests of the package.
+var (
+	buildOnce sync.Once
+	buildDir  string
+	buildBin  string
+	buildErr  error
+)
+
+// TestMain removes the built binary after the tests.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if buildDir != "" {
+		_ = os.RemoveAll(buildDir)
+	}
+	os.Exit(code)
+}
+
+// MustBuild builds the crowdflow binary (once per test run) and returns its path.
 func MustBuild(tb testing.TB) string {
 	tb.Helper()
-	bin := filepath.Join(tb.TempDir(), "crowdflow")
-	cmd := exec.Command("go", "build", "-o", bin, ".")
-	cmd.Dir = ".."
-	if out, err := cmd.CombinedOutput(); err != nil {
-		tb.Fatalf("go build: %v\n%s", err, out)
+	buildOnce.Do(func() {
+		if buildDir, buildErr = os.MkdirTemp("", "crowdflow-kit-"); buildErr != nil {
+			return
+		}
+		buildBin = filepath.Join(buildDir, "crowdflow")
+		cmd := exec.Command("go", "build", "-o", buildBin, ".")
+		cmd.Dir = ".."
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		tb.Fatal(buildErr)
 	}
-	return bin
+	return buildBin
 }
 
 // Proc is a long-running process under test; it is stopped (SIGTERM, then
