@@ -403,7 +403,7 @@ func TestRedisConf(t *testing.T) {
 	Eventually(t, "redis-server answers", func() bool {
 		select {
 		case <-srv.done:
-			t.Fatalf("redis-server exited: %s", srv.out.String())
+			t.Fatalf("redis-server exited: %s", srv.Output())
 		default:
 		}
 		return rdb.Ping(ctx).Err() == nil

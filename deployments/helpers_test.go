@@ -102,16 +102,22 @@ func MustBuild(tb testing.TB) string {
 type Proc struct {
 	name string
 	cmd  *exec.Cmd
-	out  *syncBuffer
+	log  string // its standard output and error
 	done chan struct{}
 }
 
 // MustStart starts a process for tb.
 func MustStart(tb testing.TB, name, bin string, args ...string) *Proc {
 	tb.Helper()
-	p := &Proc{name: name, cmd: exec.Command(bin, args...), out: &syncBuffer{}, done: make(chan struct{})}
+	p := &Proc{name: name, cmd: exec.Command(bin, args...), log: filepath.Join(tb.TempDir(), name+".log"),
+		done: make(chan struct{})}
 	p.cmd.Env = cleanEnv()
-	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
+	out, err := os.Create(p.log)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer out.Close() // the process holds its own copy
+	p.cmd.Stdout, p.cmd.Stderr = out, out
 	if err := p.cmd.Start(); err != nil {
 		tb.Fatalf("start %s: %v", name, err)
 	}
@@ -125,7 +131,7 @@ func MustStart(tb testing.TB, name, bin string, args ...string) *Proc {
 			<-p.done
 		}
 		if tb.Failed() {
-			out := p.out.String()
+			out := p.Output()
 			tb.Logf("%s output (tail):\n%s", name, out[max(0, len(out)-3000):])
 		}
 	})
@@ -199,20 +205,8 @@ func payloads(tb testing.TB, manifest string) []string {
 	return ps
 }
 
-// syncBuffer is a bytes.Buffer safe for concurrent writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+// Output is what the process has written so far.
+func (p *Proc) Output() string {
+	b, _ := os.ReadFile(p.log)
+	return string(b)
 }
