@@ -427,3 +427,87 @@ func TestRedisConf(t *testing.T) {
 		t.Errorf("no append-only file in %s", dir)
 	}
 }
+
+// kitAlert is an alerting rule of rules.yml.
+type kitAlert struct {
+	Alert         string            `yaml:"alert"`
+	For           string            `yaml:"for"`
+	KeepFiringFor string            `yaml:"keep_firing_for"`
+	Labels        map[string]string `yaml:"labels"`
+	Annotations   map[string]string `yaml:"annotations"`
+}
+
+func kitAlerts(tb testing.TB) []kitAlert {
+	tb.Helper()
+	var rules struct {
+		Groups []struct {
+			Rules []kitAlert `yaml:"rules"`
+		} `yaml:"groups"`
+	}
+	mustYAML(tb, "prometheus/rules.yml", &rules)
+	var as []kitAlert
+	for _, g := range rules.Groups {
+		for _, r := range g.Rules {
+			if r.Alert != "" {
+				as = append(as, r)
+			}
+		}
+	}
+	return as
+}
+
+// TestEveryAlert: the alerts the issue lists are all there; each has a
+// severity, a summary, a description and a runbook entry that exists in
+// RUNBOOK.md; Alertmanager routes it to the receiver of its category
+// (amtool config routes test); and a unit test in rules_test.yml.
+func TestEveryAlert(t *testing.T) {
+	t.Parallel()
+	amtool := MustTool(t, "amtool")
+	runbook, err := os.ReadFile("RUNBOOK.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests, err := os.ReadFile("prometheus/rules_test.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	alerts := kitAlerts(t)
+	var names []string
+	for _, a := range alerts {
+		names = append(names, a.Alert)
+	}
+	for _, want := range []string{"ZoneOccupancyWarning", "ZoneOccupancyCritical", "ZoneFull", "ZoneFillingFast",
+		"GateSilent", "GatewayDown", "StoreUnavailable", "HighRefusalRate", "OfflineOverrides"} {
+		if !slices.Contains(names, want) {
+			t.Errorf("no alert %s in rules.yml", want)
+		}
+	}
+	for _, a := range alerts {
+		t.Run(a.Alert, func(t *testing.T) {
+			t.Parallel()
+			if a.Labels["severity"] == "" || a.Labels["category"] == "" || a.For == "" {
+				t.Errorf("labels %v, for %q: want a severity, a category and a for", a.Labels, a.For)
+			}
+			for _, k := range []string{"summary", "description", "runbook"} {
+				if a.Annotations[k] == "" {
+					t.Errorf("no %s annotation", k)
+				}
+			}
+			anchor := "#" + strings.ToLower(a.Alert)
+			if a.Annotations["runbook"] != "deployments/RUNBOOK.md"+anchor || !bytes.Contains(runbook, []byte("\n## "+a.Alert+"\n")) {
+				t.Errorf("runbook %q: want deployments/RUNBOOK.md%s and a section ## %s in RUNBOOK.md", a.Annotations["runbook"], anchor, a.Alert)
+			}
+			if !bytes.Contains(tests, []byte("alertname: "+a.Alert+"\n")) {
+				t.Errorf("no unit test for %s in rules_test.yml", a.Alert)
+			}
+			args := []string{"config", "routes", "test", "--config.file", "alertmanager/alertmanager.yml",
+				"--verify.receivers=" + a.Labels["category"], "alertname=" + a.Alert}
+			for k, v := range a.Labels {
+				args = append(args, k+"="+v)
+			}
+			if out, err := exec.Command(amtool, args...).CombinedOutput(); err != nil {
+				t.Errorf("amtool %s: %v\n%s", strings.Join(args, " "), err, out)
+			}
+		})
+	}
+}
