@@ -122,10 +122,6 @@ type zoneCollector struct {
 	logger  *slog.Logger
 }
 
-// liveStale: a live state older than this (the live stream has not read the
-// store for a while) gives no minutes to full.
-const liveStale = 30 * time.Second
-
 var (
 	zoneOccupancyDesc = prometheus.NewDesc("crowdflow_zone_occupancy",
 		"People in the zone now: tickets inside it or a zone within it, plus its tally balance.", []string{"zone"}, nil)
@@ -177,7 +173,7 @@ func (c *zoneCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	c.errors.Collect(ch)
 	minutes := map[string]float64{}
-	if st := c.live(); err == nil && st != nil && now.Sub(st.at) < liveStale {
+	if st := c.live(); err == nil && st != nil {
 		for _, z := range st.zones {
 			if z.MinutesToFull != nil {
 				minutes[z.ID] = *z.MinutesToFull
