@@ -32,16 +32,17 @@ const (
 type Stack struct {
 	Bin     string
 	Addr    string // the gateway's host:port
+	Metrics string // its metrics listener's host:port (--metrics-listen), as the kit runs it
 	Token   string // a scanner token for every gate
 	Tickets []string
 }
 
 // MustStack builds crowdflow, makes keys, a scanner token and n tickets for
-// the small fair, and starts `crowdflow gateway` on addr (host:port) on a
-// fresh redis-server.
-func MustStack(tb testing.TB, addr string, n int) *Stack {
+// the small fair, and starts `crowdflow gateway` on a fresh redis-server,
+// listening on addr with /metrics on metrics (each host:port).
+func MustStack(tb testing.TB, addr, metrics string, n int) *Stack {
 	tb.Helper()
-	s := &Stack{Bin: MustBuild(tb), Addr: addr}
+	s := &Stack{Bin: MustBuild(tb), Addr: addr, Metrics: metrics}
 	data, out := tb.TempDir(), filepath.Join(tb.TempDir(), "tickets")
 	MustRun(tb, s.Bin, "keys", "--data", data)
 	s.Token = strings.TrimSpace(MustRun(tb, s.Bin, "token", "--data", data, "--role", "scanner", "--subject", "kit-test"))
@@ -50,7 +51,7 @@ func MustStack(tb testing.TB, addr string, n int) *Stack {
 	s.Tickets = payloads(tb, filepath.Join(out, "manifest.csv"))
 	redis := redistest.Start(tb, redistest.Options{AppendFsync: "everysec"})
 	gw := MustStart(tb, "gateway", s.Bin, "gateway", "--config", smallFair, "--data", data, "--redis", redis.URL(),
-		"--listen", s.Addr, "--clock", smallFairOpen, "--log-level", "warn")
+		"--listen", s.Addr, "--metrics-listen", s.Metrics, "--clock", smallFairOpen, "--log-level", "warn")
 	gw.WaitHTTP(tb, "http://"+s.Addr+"/readyz")
 	return s
 }
@@ -283,9 +284,9 @@ func TestAlertsReachTheWebhook(t *testing.T) {
 	// Prometheus and Alertmanager start while crowdflow builds.
 	wh := MustWebhook(t)
 	am := MustAlertmanager(t, wh)
-	gateway := FreeAddr(t)
-	prom := MustPrometheus(t, gateway, am)
-	stack := MustStack(t, gateway, 12)
+	metrics := FreeAddr(t)
+	prom := MustPrometheus(t, metrics, am)
+	stack := MustStack(t, FreeAddr(t), metrics, 12)
 	t.Logf("everything up after %s", time.Since(start).Round(time.Millisecond))
 	// Prometheus scrapes the gateway and evaluates the rules before the
 	// first scan, so the times below are those of a running system.
@@ -353,7 +354,7 @@ func TestAlertsReachTheWebhook(t *testing.T) {
 	})
 
 	t.Run("every metric the kit names is on /metrics", func(t *testing.T) {
-		resp, err := http.Get("http://" + stack.Addr + "/metrics")
+		resp, err := http.Get("http://" + stack.Metrics + "/metrics")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -201,13 +201,14 @@ func TestKubernetesManifests(t *testing.T) {
 	dep := kinds["Deployment"]
 	c := dig(dep, "spec", "template", "spec", "containers", 0)
 	checks := map[string]struct{ got, want any }{
-		"readiness path":     {dig(c, "readinessProbe", "httpGet", "path"), "/readyz"},
-		"liveness path":      {dig(c, "livenessProbe", "httpGet", "path"), "/healthz"},
-		"scrape annotation":  {dig(dep, "spec", "template", "metadata", "annotations", "prometheus.io/scrape"), "true"},
-		"service name":       {dig(kinds["Service"], "metadata", "name"), "crowdflow"},
-		"PDB min available":  {dig(kinds["PodDisruptionBudget"], "spec", "minAvailable"), 1},
-		"ServiceMonitor job": {dig(kinds["ServiceMonitor"], "spec", "endpoints", 0, "port"), "http"},
-		"redis from secret":  {dig(c, "env", 0, "valueFrom", "secretKeyRef", "name"), dig(kinds["Secret"], "metadata", "name")},
+		"readiness path":      {dig(c, "readinessProbe", "httpGet", "path"), "/readyz"},
+		"liveness path":       {dig(c, "livenessProbe", "httpGet", "path"), "/healthz"},
+		"scrape annotation":   {dig(dep, "spec", "template", "metadata", "annotations", "prometheus.io/scrape"), "true"},
+		"service name":        {dig(kinds["Service"], "metadata", "name"), "crowdflow"},
+		"PDB min available":   {dig(kinds["PodDisruptionBudget"], "spec", "minAvailable"), 1},
+		"ServiceMonitor port": {dig(kinds["ServiceMonitor"], "spec", "endpoints", 0, "port"), "metrics"},
+		"metrics port":        {dig(kinds["Service"], "spec", "ports", 1, "name"), "metrics"},
+		"redis from secret":   {dig(c, "env", 0, "valueFrom", "secretKeyRef", "name"), dig(kinds["Secret"], "metadata", "name")},
 	}
 	for name, ch := range checks {
 		if ch.got != ch.want {
