@@ -229,26 +229,7 @@ func TestGrafanaFiles(t *testing.T) {
 	if dig(yamlDocs(t, "grafana/provisioning/dashboards/crowdflow.yml")[0], "providers", 0, "options", "path") == nil {
 		t.Error("the dashboard provider has no path")
 	}
-	var dash struct {
-		UID    string `json:"uid"`
-		Panels []struct {
-			Title      string `json:"title"`
-			Datasource struct {
-				UID string `json:"uid"`
-			} `json:"datasource"`
-			Targets []struct {
-				Expr string `json:"expr"`
-			} `json:"targets"`
-		} `json:"panels"`
-	}
-	b, err := os.ReadFile("grafana/dashboards/crowdflow.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	if err := dec.Decode(&dash); err != nil {
-		t.Fatalf("dashboard: %v", err)
-	}
+	dash := mustDashboard(t)
 	if dash.UID == "" || len(dash.Panels) == 0 {
 		t.Fatalf("dashboard: uid %q, %d panels", dash.UID, len(dash.Panels))
 	}
@@ -264,26 +245,39 @@ func TestGrafanaFiles(t *testing.T) {
 	}
 }
 
-// dashboardQueries are the dashboard's PromQL queries, with its variables
-// replaced so that Prometheus can parse them.
-func dashboardQueries(tb testing.TB) []string {
+// dashboard is the part of the Grafana dashboard the tests read.
+type dashboard struct {
+	UID    string `json:"uid"`
+	Panels []struct {
+		Title      string `json:"title"`
+		Datasource struct {
+			UID string `json:"uid"`
+		} `json:"datasource"`
+		Targets []struct {
+			Expr string `json:"expr"`
+		} `json:"targets"`
+	} `json:"panels"`
+}
+
+func mustDashboard(tb testing.TB) dashboard {
 	tb.Helper()
 	b, err := os.ReadFile("grafana/dashboards/crowdflow.json")
 	if err != nil {
 		tb.Fatal(err)
 	}
-	var dash struct {
-		Panels []struct {
-			Targets []struct {
-				Expr string `json:"expr"`
-			} `json:"targets"`
-		} `json:"panels"`
+	var d dashboard
+	if err := json.Unmarshal(b, &d); err != nil {
+		tb.Fatalf("dashboard: %v", err)
 	}
-	if err := json.Unmarshal(b, &dash); err != nil {
-		tb.Fatal(err)
-	}
+	return d
+}
+
+// dashboardQueries are the dashboard's PromQL queries, with its variables
+// replaced so that Prometheus can parse them.
+func dashboardQueries(tb testing.TB) []string {
+	tb.Helper()
 	var qs []string
-	for _, p := range dash.Panels {
+	for _, p := range mustDashboard(tb).Panels {
 		for _, q := range p.Targets {
 			qs = append(qs, strings.ReplaceAll(q.Expr, "$zone", ".*"))
 		}
