@@ -202,6 +202,10 @@ func (h *liveHub) onlineGates() map[string]bool {
 	return out
 }
 
+// figures is the newest live state, nil before the first: /metrics reads
+// the live board's minutes_to_full from it.
+func (h *liveHub) figures() *liveState { return h.latest.Load() }
+
 // start runs the tailer and the hub until ctx ends; h.done is closed when
 // the hub has closed every client's send channel and ended. Call once.
 func (h *liveHub) start(ctx context.Context) {

@@ -9,7 +9,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"crowdflow/checkin"
+	"crowdflow/clock"
 	"crowdflow/event"
+	"crowdflow/ledger"
 )
 
 // The store operations counted by crowdflow_store_errors_total{op}.
@@ -37,9 +39,15 @@ type metrics struct {
 	liveClients prometheus.Gauge
 	lastScan    *prometheus.GaugeVec // gate
 	storeErrors *prometheus.CounterVec
+	overrides   *prometheus.CounterVec // gate
 }
 
-func newMetrics(ev *event.Event, store Store, timeout time.Duration, logger *slog.Logger) *metrics {
+// newMetrics builds the collectors of a gateway. The zone figures are read
+// at scrape time: the counters from store (within timeout), minutes to full
+// from live (the live board's newest state, nil before the first), and
+// whether the event is open from the event clock clk.
+func newMetrics(ev *event.Event, store Store, timeout time.Duration, clk clock.Clock,
+	live func() *liveState, logger *slog.Logger) *metrics {
 	m := &metrics{
 		reg: prometheus.NewRegistry(),
 		scans: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -69,12 +77,25 @@ func newMetrics(ev *event.Event, store Store, timeout time.Duration, logger *slo
 			Name: "crowdflow_store_errors_total",
 			Help: "Store calls that failed (the store did not answer), by operation.",
 		}, []string{"op"}),
+		overrides: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "crowdflow_offline_overrides_total",
+			Help: "Scans decided by this gateway with the flag offline_override: a gate admitted offline what the rules refuse.",
+		}, []string{"gate"}),
 	}
 	for _, op := range []string{opScan, opTally, opCounters, opRevoked, opRevoke, opPing, opLive} {
 		m.storeErrors.WithLabelValues(op) // every op exists from the start, at 0
 	}
-	m.reg.MustRegister(m.scans, m.duration, m.connected, m.liveClients, m.lastScan, m.storeErrors,
-		&zoneCollector{ev: ev, store: store, timeout: timeout, errors: m.storeErrors, logger: logger},
+	// Every gate's series exist from the start, at 0, so that increase()
+	// sees the first scan and a gate that never scans is seen silent
+	// (the GateSilent and OfflineOverrides rules in deployments/prometheus).
+	for _, g := range ev.Gates {
+		m.scans.WithLabelValues(g.ID, string(checkin.In), string(checkin.Accepted))
+		m.overrides.WithLabelValues(g.ID)
+	}
+	// The zone collector collects storeErrors too, after its own store read,
+	// so that a scrape whose read failed already counts that failure.
+	m.reg.MustRegister(m.scans, m.duration, m.connected, m.liveClients, m.lastScan, m.overrides,
+		&zoneCollector{ev: ev, store: store, timeout: timeout, clk: clk, live: live, errors: m.storeErrors, logger: logger},
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -95,6 +116,8 @@ type zoneCollector struct {
 	ev      *event.Event
 	store   Store
 	timeout time.Duration
+	clk     clock.Clock
+	live    func() *liveState
 	errors  *prometheus.CounterVec
 	logger  *slog.Logger
 }
@@ -108,6 +131,12 @@ var (
 		"Tickets that entered the zone.", []string{"zone"}, nil)
 	zoneExitsDesc = prometheus.NewDesc("crowdflow_zone_exits_total",
 		"Tickets that left the zone.", []string{"zone"}, nil)
+	zoneSweptDesc = prometheus.NewDesc("crowdflow_zone_swept_total",
+		"Tickets still inside the zone when their day closed, moved out by the closing (missed exit scans).", []string{"zone"}, nil)
+	zoneMinutesToFullDesc = prometheus.NewDesc("crowdflow_zone_minutes_to_full",
+		"Minutes until the zone is full at the net inflow of the last 5 minutes, as the live board shows it; absent when the zone is not filling.", []string{"zone"}, nil)
+	eventOpenDesc = prometheus.NewDesc("crowdflow_event_open",
+		"1 while the event clock is within a day's opening hours, else 0.", nil, nil)
 )
 
 // Describe implements prometheus.Collector.
@@ -116,19 +145,40 @@ func (c *zoneCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- zoneCapacityDesc
 	ch <- zoneEntriesDesc
 	ch <- zoneExitsDesc
+	ch <- zoneSweptDesc
+	ch <- zoneMinutesToFullDesc
+	ch <- eventOpenDesc
+	c.errors.Describe(ch)
 }
 
-// Collect implements prometheus.Collector. When the store does not answer it
-// reports the capacities only (they come from the config) and counts the
-// error: a scrape never fails as a whole, and the missing occupancy series
-// are what the "store down" alert sees.
+// Collect implements prometheus.Collector. It waits for the store at most
+// the store timeout. When the store does not answer it reports the
+// capacities only (they come from the config) and counts the error: a scrape
+// never fails as a whole, a zone figure is never reported as a zero it is
+// not, and the missing occupancy series are what the StoreUnavailable alert
+// sees.
 func (c *zoneCollector) Collect(ch chan<- prometheus.Metric) {
+	now := c.clk.Now()
+	open := 0.0
+	if day, ok := c.ev.DayOf(now); ok && day.IsOpen(now) {
+		open = 1
+	}
+	ch <- prometheus.MustNewConstMetric(eventOpenDesc, prometheus.GaugeValue, open)
 	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
 	defer cancel()
 	counters, err := c.store.Counters(ctx)
 	if err != nil {
 		c.errors.WithLabelValues(opCounters).Inc()
 		c.logger.Warn("read zone counters for metrics", "err", err)
+	}
+	c.errors.Collect(ch)
+	minutes := map[string]float64{}
+	if st := c.live(); err == nil && st != nil {
+		for _, z := range st.zones {
+			if z.MinutesToFull != nil {
+				minutes[z.ID] = *z.MinutesToFull
+			}
+		}
 	}
 	for _, z := range c.ev.Zones {
 		ch <- prometheus.MustNewConstMetric(zoneCapacityDesc, prometheus.GaugeValue, float64(z.Capacity), z.ID)
@@ -139,6 +189,10 @@ func (c *zoneCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(zoneOccupancyDesc, prometheus.GaugeValue, float64(zc.Occupancy), z.ID)
 		ch <- prometheus.MustNewConstMetric(zoneEntriesDesc, prometheus.CounterValue, float64(zc.Entries), z.ID)
 		ch <- prometheus.MustNewConstMetric(zoneExitsDesc, prometheus.CounterValue, float64(zc.Exits), z.ID)
+		ch <- prometheus.MustNewConstMetric(zoneSweptDesc, prometheus.CounterValue, float64(zc.Swept), z.ID)
+		if m, ok := minutes[z.ID]; ok {
+			ch <- prometheus.MustNewConstMetric(zoneMinutesToFullDesc, prometheus.GaugeValue, m, z.ID)
+		}
 	}
 }
 
@@ -150,5 +204,13 @@ func (m *metrics) observe(gate string, dir checkin.Direction, code checkin.Code,
 	}
 	if !replayed && dir != "" {
 		m.scans.WithLabelValues(gate, string(dir), string(code)).Inc()
+	}
+}
+
+// override counts a decided scan that carries the flag offline_override: a
+// gate that admitted, while offline, someone the rules refuse.
+func (m *metrics) override(gate string, v ledger.Verdict) {
+	if !v.Replayed && v.Flags.Has(checkin.OfflineOverride) {
+		m.overrides.WithLabelValues(gate).Inc()
 	}
 }

@@ -362,6 +362,7 @@ func (c *conn) scan(m *wire.Scan) bool {
 	}
 	c.decided++
 	c.s.metrics.observe(gateLabel(c.s.ev, gate), m.Direction, v.Code, v.Replayed, time.Since(start), c.s.wall.Now())
+	c.s.metrics.override(gateLabel(c.s.ev, gate), v)
 	c.s.log.Debug("scan", "id", m.ID, "device", c.device, "gate", gate, "direction", m.Direction,
 		"code", v.Code, "flags", v.Flags.String(), "replayed", v.Replayed, "took", time.Since(start))
 	return c.queue(verdictOf(m.ID, v, sc.Ticket, sc.Type, scanMessage(v, m.Direction)))

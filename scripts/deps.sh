@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs the real components the tests run against, when they are missing:
 # redis-server (and redis-benchmark, for make bench), and Chromium, which the
-# dashboard's browser tests drive headless. Debian packages, through apt-get
+# dashboard's browser tests drive headless; for the deployment kit's tests
+# (deployments/): Prometheus and promtool, Alertmanager and amtool, Caddy
+# (caddy validate) and systemd-analyze. Debian packages, through apt-get
 # when run as root; otherwise it says what to install and fails.
 set -euo pipefail
 
@@ -10,7 +12,15 @@ command -v redis-server >/dev/null || need+=(redis-server)
 command -v redis-benchmark >/dev/null || need+=(redis-tools)
 command -v chromium >/dev/null || command -v chromium-browser >/dev/null ||
   command -v google-chrome >/dev/null || need+=(chromium)
+command -v prometheus >/dev/null && command -v promtool >/dev/null || need+=(prometheus)
+command -v prometheus-alertmanager >/dev/null || command -v alertmanager >/dev/null ||
+  need+=(prometheus-alertmanager)
+command -v amtool >/dev/null || need+=(prometheus-alertmanager)
+command -v caddy >/dev/null || need+=(caddy)
+command -v systemd-analyze >/dev/null || need+=(systemd)
 
+# Each package once (amtool and alertmanager come in the same one).
+mapfile -t need < <(printf '%s\n' "${need[@]}" | awk 'NF && !seen[$0]++')
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
 fi
