@@ -194,6 +194,13 @@ func kioskFitsTheWall(t *testing.T, f *fair) {
 			p.screenshot(name)
 		}
 	}
+	// The evacuation view on the wall: a table that may be longer than
+	// the screen, but never text over text.
+	p.do(chromedp.Navigate(f.URL+"/?kiosk=1&view=evacuation&lang=fr"), chromedp.EmulateViewport(1920, 1080))
+	p.waitUntil("the evacuation view on the wall", `document.body.dataset.conn === 'live' &&
+		document.querySelectorAll('#evac-rows tr').length > 0`)
+	p.checkLayout("kiosk-evacuation-fr-1920x1080", layoutCheck{Roots: []string{"main"}, Figures: `.evac-table td.n`})
+	p.screenshot("kiosk-evacuation-fr-1920x1080")
 }
 
 // scanPageFitsAPhone: the scanner page on a 360×800 phone, opened with
