@@ -218,7 +218,7 @@ function renderGates() {
     const icon = { online: '●', offline: '○', silent: '◌' }[st];
     const seen = g.last_seen ? t('last_seen', { time: clock(g.last_seen) }) : t('never_seen');
     li.innerHTML = `<span class="g-dot" aria-hidden="true"></span><b class="g-name"></b>
-<span class="g-state"></span><span class="g-rate" dir="ltr"></span><span class="g-seen muted"></span>`;
+<span class="g-state"></span><span class="g-rate"></span><span class="g-seen muted"></span>`;
     li.querySelector('.g-dot').textContent = icon;
     li.querySelector('.g-name').textContent = gateName(g.id);
     // Silent and offline are two facts: no scan for a while, no device on it.
