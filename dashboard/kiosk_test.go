@@ -152,6 +152,9 @@ func busyFair(tb testing.TB, f *fair) {
 	}
 }
 
+// boardFigures are the figures of the board, each on one line.
+const boardFigures = `.big, .pct, .z-flow dd, .site-flow b, .badge, .g-rate, #updated`
+
 // The screens of the wall: full HD and 720p.
 var wallScreens = []struct{ w, h int64 }{{1920, 1080}, {1280, 720}}
 
@@ -159,6 +162,12 @@ var wallScreens = []struct{ w, h int64 }{{1920, 1080}, {1280, 720}}
 // screen's layout test and the phone's.
 func TestPagesFitTheirScreens(t *testing.T) {
 	f := mustFair(t)
+	// The wall at the opening: every zone empty, no alert yet.
+	quiet := mustTab(t, f)
+	quiet.openBoard("/?kiosk=1&lang=fr")
+	quiet.do(chromedp.EmulateViewport(1920, 1080))
+	quiet.checkLayout("kiosk-quiet-fr-1920x1080", layoutCheck{Figures: boardFigures, NoScroll: true})
+	quiet.screenshot("kiosk-quiet-fr-1920x1080")
 	busyFair(t, f)
 	t.Run("wall", func(t *testing.T) { t.Parallel(); kioskFitsTheWall(t, f) })
 	t.Run("phone", func(t *testing.T) { t.Parallel(); scanPageFitsAPhone(t, f) })
@@ -173,7 +182,6 @@ func TestPagesFitTheirScreens(t *testing.T) {
 func kioskFitsTheWall(t *testing.T, f *fair) {
 	p := mustTab(t, f)
 	p.openBoard("/?kiosk=1&lang=fr")
-	const figures = `.big, .pct, .z-flow dd, .site-flow b, .badge, .g-rate, #updated`
 	for _, l := range []string{"ar", "fr", "en"} {
 		p.do(chromedp.Navigate(f.URL + "/?kiosk=1&lang=" + l))
 		p.waitBoardLive()
@@ -182,7 +190,7 @@ func kioskFitsTheWall(t *testing.T, f *fair) {
 		for _, s := range wallScreens {
 			p.do(chromedp.EmulateViewport(s.w, s.h))
 			name := fmt.Sprintf("kiosk-%s-%dx%d", l, s.w, s.h)
-			p.checkLayout(name, layoutCheck{Figures: figures, Sparks: ".zone .spark, #site-spark", MinSpark: 0.07, NoScroll: true})
+			p.checkLayout(name, layoutCheck{Figures: boardFigures, Sparks: ".zone .spark, #site-spark", MinSpark: 0.07, NoScroll: true})
 			p.screenshot(name)
 		}
 		p.do(chromedp.Navigate(f.URL + "/?lang=" + l))
@@ -190,7 +198,7 @@ func kioskFitsTheWall(t *testing.T, f *fair) {
 		for _, s := range []struct{ w, h int64 }{{1366, 768}, {1600, 1000}} {
 			p.do(chromedp.EmulateViewport(s.w, s.h))
 			name := fmt.Sprintf("board-%s-%dx%d", l, s.w, s.h)
-			p.checkLayout(name, layoutCheck{Figures: figures})
+			p.checkLayout(name, layoutCheck{Figures: boardFigures})
 			p.screenshot(name)
 		}
 	}
