@@ -218,7 +218,7 @@ function renderGates() {
     const icon = { online: '●', offline: '○', silent: '◌' }[st];
     const seen = g.last_seen ? t('last_seen', { time: clock(g.last_seen) }) : t('never_seen');
     li.innerHTML = `<span class="g-dot" aria-hidden="true"></span><b class="g-name"></b>
-<span class="g-state"></span><span class="g-rate" dir="ltr"></span><span class="g-seen muted"></span>`;
+<span class="g-state"></span><span class="g-rate"></span><span class="g-seen muted"></span>`;
     li.querySelector('.g-dot').textContent = icon;
     li.querySelector('.g-name').textContent = gateName(g.id);
     // Silent and offline are two facts: no scan for a while, no device on it.
@@ -264,16 +264,26 @@ function renderAlerts() {
     li.append(icon, txt);
     list.append(li);
   };
+  // On the wall (kiosk) a zone's alerts share one line, its level then its
+  // forecast, so that a busy evening's alerts fit beside the figures.
+  const wall = document.documentElement.classList.contains('kiosk');
+  const lines = new Map(); // zone -> {a, text, since}, the worst alert first
   for (const a of zoneAlerts) {
     const z = state.zones.get(a.zone);
-    if (a.kind === 'zone_forecast') {
-      const m = z?.minutes_to_full;
-      add(a, t('alert_forecast', { zone: zoneName(a.zone), m: m == null ? '?' : num(Math.max(1, Math.round(m))) }), a.since);
-    } else {
-      add(a, t('alert_level', { zone: zoneName(a.zone), level: t('level_' + a.level),
-        pct: z ? t('pct', { n: num(pct(z)) }) : '' }), a.since);
+    const m = z?.minutes_to_full;
+    const mins = m == null ? '?' : num(Math.max(1, Math.round(m)));
+    const line = wall && lines.get(a.zone);
+    if (line) {
+      line.text += ' · ' + (a.kind === 'zone_forecast' ? t('forecast_short', { m: mins })
+        : t('level_' + a.level) + ' — ' + (z ? t('pct', { n: num(pct(z)) }) : ''));
+      if (a.since && (!line.since || a.since < line.since)) line.since = a.since;
+      continue;
     }
+    const text = a.kind === 'zone_forecast' ? t('alert_forecast', { zone: zoneName(a.zone), m: mins })
+      : t('alert_level', { zone: zoneName(a.zone), level: t('level_' + a.level), pct: z ? t('pct', { n: num(pct(z)) }) : '' });
+    lines.set(wall ? a.zone : a.id, { a, text, since: a.since });
   }
+  for (const { a, text, since } of lines.values()) add(a, text, since);
   if (silent.length) {
     const first = silent.map((a) => a.since).sort()[0];
     add({ level: 'warn', kind: 'gate_silent', id: 'gates:silent' },

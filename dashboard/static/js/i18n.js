@@ -102,7 +102,7 @@ Object.assign(S.ar, {
   evac_title: 'عدّ الإخلاء', evac_inside: 'ما زالوا بالداخل', evac_by_type: 'حسب نوع التذكرة',
   evac_tally: 'بدون تذكرة (عدّ)', evac_no_types: 'التوزيع حسب نوع التذكرة غير متوفر: المجاميع فقط.',
   alert_level: '{zone}: {level} — {pct}', alert_forecast: '{zone}: يمتلئ خلال {m} د تقريبا',
-  alert_silent: 'بوابات صامتة ({n}): {gates}', alert_since: 'منذ {time}',
+  alert_silent: 'بوابات صامتة ({n}): {gates}', alert_since: 'منذ {time}', forecast_short: 'يمتلئ خلال {m}\u00a0د تقريبا',
   no_live_role: 'هذا الرمز لا يسمح بمشاهدة اللوحة المباشرة.',
 });
 Object.assign(S.fr, {
@@ -119,7 +119,7 @@ Object.assign(S.fr, {
   evac_title: "Décompte d'évacuation", evac_inside: 'Encore à l’intérieur', evac_by_type: 'Par type de billet',
   evac_tally: 'Sans billet (comptage)', evac_no_types: 'Répartition par type de billet indisponible : totaux seulement.',
   alert_level: '{zone} : {level} — {pct}', alert_forecast: '{zone} : plein dans ≈ {m} min',
-  alert_silent: 'Portes silencieuses ({n}) : {gates}', alert_since: 'depuis {time}',
+  alert_silent: 'Portes silencieuses ({n}) : {gates}', alert_since: 'depuis {time}', forecast_short: 'plein dans ≈\u00a0{m}\u00a0min',
   no_live_role: 'Ce jeton ne donne pas accès au tableau en direct.',
 });
 Object.assign(S.en, {
@@ -136,7 +136,7 @@ Object.assign(S.en, {
   evac_title: 'Evacuation headcount', evac_inside: 'Still inside', evac_by_type: 'By ticket type',
   evac_tally: 'Without ticket (tally)', evac_no_types: 'No breakdown by ticket type: totals only.',
   alert_level: '{zone}: {level} — {pct}', alert_forecast: '{zone}: full in ≈ {m} min',
-  alert_silent: 'Silent gates ({n}): {gates}', alert_since: 'since {time}',
+  alert_silent: 'Silent gates ({n}): {gates}', alert_since: 'since {time}', forecast_short: 'full in ≈\u00a0{m}\u00a0min',
   no_live_role: 'This token may not see the live board.',
 });
 
@@ -173,9 +173,15 @@ const FLAGS = {
 
 let current = pick();
 
-// pick is the remembered language, else the browser's (ar-MA → ar), else
-// Arabic.
+// pick is the page address's ?lang= (a link or a wall screen that names
+// its language, remembered from then on), else the remembered language,
+// else the browser's (ar-MA → ar), else Arabic.
 function pick() {
+  const asked = new URLSearchParams(location.search).get('lang');
+  if (LANGS.includes(asked)) {
+    try { localStorage.setItem(KEY, asked); } catch { /* storage off */ }
+    return asked;
+  }
   let saved = null;
   try { saved = localStorage.getItem(KEY); } catch { /* storage off */ }
   if (LANGS.includes(saved)) return saved;
