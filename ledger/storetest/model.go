@@ -299,10 +299,10 @@ func (m *model) scan(sc ledger.Scan) ledger.Verdict {
 	}
 	known := gz != "" && sc.Precheck != checkin.UnknownGate
 	fingerprint := "s|" + sc.Ticket + "|" + string(sc.Direction) + "|" + sc.Gate
+	m.closeDue(orAt(sc.Received, sc.At)) // rule 0: before anything, replays included
 	if v, ok := m.replay(sc.ID, fingerprint, sc.Device, sc.Gate, known, sc.At); ok {
 		return v
 	}
-	m.closeDue(orAt(sc.Received, sc.At))
 	// The store's reading of an offline verdict (ledger.Scan.Decided).
 	admitted := sc.Decided == checkin.Accepted
 	if sc.Decided != "" && !admitted && sc.Direction == checkin.In && sc.Precheck == checkin.Accepted {
@@ -459,10 +459,10 @@ func orAt(received, at time.Time) time.Time {
 func (m *model) tally(tl ledger.Tally) ledger.Verdict {
 	known := tl.Gate != "" && !tl.GateUnknown
 	fingerprint := fmt.Sprintf("t|%s|%d|%s", tl.Zone, tl.Delta, tl.Gate)
+	m.closeDue(orAt(tl.Received, tl.At))
 	if v, ok := m.replay(tl.ID, fingerprint, tl.Device, tl.Gate, known, tl.At); ok {
 		return v
 	}
-	m.closeDue(orAt(tl.Received, tl.At))
 	date, hour, minute := m.when(tl.At)
 	z, c := tl.Zone, m.counts[tl.Zone]
 	flags := checkin.Flags{}
