@@ -66,12 +66,16 @@ func (h *liveHub) tail(ctx context.Context) {
 	}
 	pollAt, refreshAt := time.Now().Add(cfg.LivePoll), time.Now().Add(cfg.LiveTick)
 	for ctx.Err() == nil {
-		wait := min(time.Until(pollAt), time.Until(refreshAt))
+		wait := max(min(time.Until(pollAt), time.Until(refreshAt)), time.Millisecond)
+		var grew bool
 		if end, pending := t.pace.Pending(); pending {
-			wait = min(wait, end.Sub(t.paceAt.Now()))
+			// Whatever comes before the window's end goes out with it: no
+			// need to be told, only to read the log then.
+			waitFor(ctx, max(min(wait, end.Sub(t.paceAt.Now())), time.Millisecond))
+			grew = true
+		} else {
+			grew = t.wait(ctx, wait)
 		}
-		wait = max(wait, time.Millisecond)
-		grew := t.wait(ctx, wait)
 		if ctx.Err() != nil {
 			return
 		}
@@ -98,6 +102,11 @@ func (h *liveHub) tail(ctx context.Context) {
 			} else if seq > t.b.Seq() {
 				changed = true // entries the log did not show (yet)
 			}
+		}
+		if t.b.LogSeq() > t.b.Seq() {
+			// The log is ahead of the counters (read after them): a change
+			// that the next update must carry.
+			changed = true
 		}
 		now := t.paceAt.Now()
 		switch {
