@@ -4,13 +4,17 @@
 // the ratios are what to compare between runs).
 //
 //	go run ./bench [-quick] [-n 50000] [-c 50] [-gw-for 15s] [-gw-n 20000]
-//	               [-live 100,1000,5000] [-live-for 10s] [-out BENCHMARKS.md]
+//	               [-live 100,1000,5000] [-live-for 10s] [-only live] [-centrifugo=true]
+//	               [-out BENCHMARKS.md]
 //
 // It starts its own redis-server on a free loopback port in a temporary
 // directory and never touches any other Redis; the gateway it measures runs
 // in this process, on a loopback port, on that redis-server. The live rows
 // also run this program again as a child that holds live clients, so that
-// the gateway's memory per client is measured alone.
+// the gateway's memory per client is measured alone. Beside them it runs
+// Centrifugo (installed with go install into the user's cache the first
+// time; its row says so when that fails) with bench/centrifugo.json, driven
+// by the same client code, client counts, rate and message size.
 package main
 
 import (
@@ -77,6 +81,8 @@ type options struct {
 	liveFor time.Duration // how long scans go out while they watch
 	config  string        // the event file of the gateway
 	out     string        // file to append the table to; "" for none
+	only    string        // "live": only the live rows (and their Centrifugo rows)
+	cf      bool          // measure Centrifugo beside the live rows (installing it the first time)
 }
 
 func run(args []string, stdout io.Writer) error {
@@ -90,6 +96,8 @@ func run(args []string, stdout io.Writer) error {
 	fs.StringVar(&o.out, "out", "BENCHMARKS.md", "file to append the table to (\"\" for none)")
 	fs.DurationVar(&o.liveFor, "live-for", 10*time.Second, "how long scans go out while the live clients watch")
 	live := fs.String("live", "100,1000,5000", "live clients of each scan → dashboard row, comma-separated")
+	fs.StringVar(&o.only, "only", "", "\"live\": only the live rows and their Centrifugo rows (a quicker run)")
+	fs.BoolVar(&o.cf, "centrifugo", true, "measure Centrifugo "+centrifugoVersion+" beside the live rows (go install into the user's cache the first time)")
 	quick := fs.Bool("quick", false, "a smoke run of a few seconds: tiny counts, figures not worth recording")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -153,6 +161,9 @@ func measureAll(o options) (rows []row, mem string, err error) {
 	keys, argv := scanArgs(st, sc)
 	cmd := append([]string{"EVALSHA", sha, strconv.Itoa(len(keys))}, keys...)
 	cmd = append(cmd, argv...)
+	if o.only == "live" {
+		n = min(n, 2000)
+	}
 	raw, err := redisBenchmark(srv.addr, n, c, cmd)
 	if err != nil {
 		return nil, "", err
@@ -160,6 +171,20 @@ func measureAll(o options) (rows []row, mem string, err error) {
 	rawOne, err := redisBenchmark(srv.addr, n/10, 1, cmd)
 	if err != nil {
 		return nil, "", err
+	}
+	if o.only == "live" {
+		if err := eng.Client().FlushAll(ctx).Err(); err != nil {
+			return nil, "", err
+		}
+		rows, res, fdNote, err := liveRows(o, eng, rawOne)
+		if err != nil {
+			return nil, "", err
+		}
+		cRows, cMem, err := centrifugoSide(o, res)
+		if err != nil {
+			return nil, "", err
+		}
+		return append(rows, cRows...), renderMemory(res, fdNote) + cMem, nil
 	}
 	const refName = "redis-benchmark EVALSHA scan.lua"
 	for _, conc := range []int{c, 1} {
@@ -201,7 +226,12 @@ func measureAll(o options) (rows []row, mem string, err error) {
 		return nil, "", err
 	}
 	rows = append(rows, liveRs...)
-	mem = renderMemory(liveRes, fdNote)
+	cRows, cMem, err := centrifugoSide(o, liveRes)
+	if err != nil {
+		return nil, "", err
+	}
+	rows = append(rows, cRows...)
+	mem = renderMemory(liveRes, fdNote) + cMem
 
 	// The embedded store runs the same script in process: in memory (a
 	// demo), and with its journal fsynced before each verdict (a venue).
