@@ -26,6 +26,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -98,6 +99,7 @@ func run(args []string, stdout io.Writer) error {
 	live := fs.String("live", "100,1000,5000", "live clients of each scan → dashboard row, comma-separated")
 	fs.StringVar(&o.only, "only", "", "\"live\": only the live rows and their Centrifugo rows (a quicker run)")
 	fs.BoolVar(&o.cf, "centrifugo", true, "measure Centrifugo "+centrifugoVersion+" beside the live rows (go install into the user's cache the first time)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file (go tool pprof)")
 	quick := fs.Bool("quick", false, "a smoke run of a few seconds: tiny counts, figures not worth recording")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -112,6 +114,17 @@ func run(args []string, stdout io.Writer) error {
 	if *quick {
 		o.n, o.gwFor, o.gwN = 1000, time.Second, 500
 		o.live, o.liveFor = []int{20}, time.Second
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	rows, mem, err := measureAll(o)
 	if err != nil {
