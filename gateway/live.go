@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"encoding/json"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -15,6 +16,15 @@ import (
 // liveReadLimit bounds a frame from a live client: it is only expected to
 // answer pings and to close.
 const liveReadLimit = 512
+
+// fanOutChunk is how many live clients the hub hands an update to before it
+// yields (runtime.Gosched). Each hand-off readies the client's writer
+// goroutine; past the 256 a processor's run queue holds, they overflow into
+// the global queue, where a scanner's reader that the network has just
+// readied waits behind them all: thousands of writes before a verdict. In
+// chunks, the writers run from the local queue and the scanner's turn comes
+// after at most a chunk of them.
+const fanOutChunk = 128
 
 // opLive is the store operation of the live stream in
 // crowdflow_store_errors_total.
@@ -157,7 +167,11 @@ func (h *liveHub) run(ctx context.Context) {
 		}
 	}
 	broadcast := func(m *websocket.PreparedMessage) {
+		n := 0
 		for c := range clients {
+			if n++; n%fanOutChunk == 0 {
+				runtime.Gosched()
+			}
 			select {
 			case c.send <- m:
 			default:
