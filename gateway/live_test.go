@@ -922,3 +922,44 @@ func TestLiveStoreWentBack(t *testing.T) {
 		})
 	}
 }
+
+// TestLiveDayClosed: a day's closing reaches the board at once: the zones
+// empty, and the update carries the closing (what was swept where); a
+// snapshot taken afterwards carries it too.
+func TestLiveDayClosed(t *testing.T) {
+	t.Parallel()
+	env := MustEnv(t, Options{Tune: fastLive})
+	scanner := env.MustScanner(t, token.Scanner, "MAIN-1")
+	scanner.MustTally("stage", 4)
+	payload, _ := env.MustTicket(t, TicketSpec{})
+	if r := scanner.Scan(env.ScanOf(t, payload, checkin.In)); r.Code != "accepted" {
+		t.Fatalf("entry: %s", r.Raw)
+	}
+	live := env.MustLive(t, "")
+	live.Until(env.StoreSeq(t))
+	if _, err := env.Ledger.CloseDay(context.Background(), "2025-09-17", "test"); err != nil {
+		t.Fatal(err)
+	}
+	final := env.StoreSeq(t)
+	ms := live.Until(final)
+	last := ms[len(ms)-1]
+	var closed struct {
+		Closed *struct {
+			Day        string         `json:"day"`
+			Swept      map[string]int `json:"swept"`
+			SweptTally map[string]int `json:"swept_tally"`
+		} `json:"closed"`
+	}
+	if err := json.Unmarshal([]byte(last.Raw), &closed); err != nil {
+		t.Fatal(err)
+	}
+	if c := closed.Closed; c == nil || c.Day != "2025-09-17" || c.Swept["site"] != 1 || c.SweptTally["stage"] != 4 {
+		t.Errorf("the update of the closing: %.400s", last.Raw)
+	}
+	if z := last.Zone("site"); z == nil || z.Occupancy != 0 {
+		t.Errorf("the site after the closing: %.300s", last.Raw)
+	}
+	if m := env.MustLive(t, "").Read(); !strings.Contains(m.Raw, `"closed":{"day":"2025-09-17"`) {
+		t.Errorf("a snapshot after the closing: %.300s", m.Raw)
+	}
+}

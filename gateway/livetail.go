@@ -279,8 +279,8 @@ func (t *tailer) storeError(ctx context.Context, msg string, err error) {
 }
 
 // readLog reads the log entries after the cursor into the board: how many
-// scans and tallies, and whether one's seq went back (the store was wiped
-// or replaced).
+// numbered ones (scans, tallies, sweeps, closings), and whether one's seq
+// went back (the store was wiped or replaced).
 func (t *tailer) readLog(ctx context.Context) (int, bool, error) {
 	from := "-"
 	if t.cursor != "" {
@@ -299,11 +299,11 @@ func (t *tailer) readLogFrom(ctx context.Context, from string) (n int, back bool
 		}
 		for _, e := range es {
 			t.cursor = e.ID
-			if e.Kind != "scan" && e.Kind != "tally" {
-				continue
+			if e.Seq == 0 {
+				continue // a revocation or an id conflict: nothing on the board
 			}
 			if e.Seq <= t.b.LogSeq() {
-				back = true
+				back = true // every numbered entry's seq is the one before's plus one
 			}
 			t.b.Note(e)
 			n++

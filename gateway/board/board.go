@@ -87,9 +87,19 @@ type Alert struct {
 	Since time.Time `json:"since"` // event clock
 }
 
+// Closing is an event day's closing as the log records it (CONTRACT §8):
+// the tickets swept out of each zone, and the tally people zeroed in each.
+type Closing struct {
+	Day        string         `json:"day"`
+	At         time.Time      `json:"at"`
+	Swept      map[string]int `json:"swept"`
+	SweptTally map[string]int `json:"swept_tally"`
+}
+
 // Message is a snapshot or an update. In a snapshot every field is there;
 // an update carries the zones that changed, and gates and alerts only when
-// they changed (the whole list then).
+// they changed (the whole list then). Closed, when present, is the latest
+// day closing seen: in the update that follows it, and in snapshots.
 type Message struct {
 	Type   string    `json:"type"`
 	Seq    int64     `json:"seq"`
@@ -97,6 +107,7 @@ type Message struct {
 	Zones  []Zone    `json:"zones"`
 	Gates  any       `json:"gates,omitempty"`
 	Alerts any       `json:"alerts,omitempty"`
+	Closed *Closing  `json:"closed,omitempty"`
 }
 
 // State is the whole board at one store seq and one time; read-only once
@@ -107,11 +118,13 @@ type State struct {
 	Zones  []Zone
 	Gates  []Gate
 	Alerts []Alert
+	Closed *Closing // the latest closing seen, nil for none
 }
 
 // Snapshot is the message that gives the whole state.
 func (st *State) Snapshot() Message {
-	return Message{Type: TypeSnapshot, Seq: st.Seq, At: st.At, Zones: st.Zones, Gates: st.Gates, Alerts: st.Alerts}
+	return Message{Type: TypeSnapshot, Seq: st.Seq, At: st.At, Zones: st.Zones, Gates: st.Gates, Alerts: st.Alerts,
+		Closed: st.Closed}
 }
 
 // MinutesToFull is each filling zone's forecast, by zone id (the zones
@@ -153,6 +166,8 @@ type Board struct {
 	logSeq   int64 // the highest seq noted from the log
 	counters map[string]*ledger.Counters
 	seq      int64 // the seq of counters
+	closed   *Closing
+	newClose bool // closed is not in an update yet
 
 	prev                  *State
 	lastSent              int64             // the seq of the last update, or of the first state
@@ -168,13 +183,19 @@ func New(ev *event.Event, silentAfter time.Duration) *Board {
 		prevJSON: map[string]string{}, since: map[string]Alert{}}
 }
 
-// Note takes one log entry into the flows and the gates' activity. Entries
-// other than scans and tallies change nothing.
+// Note takes one log entry into the flows and the gates' activity, and a
+// day's closing into the next update. Sweeps move nobody through a gate:
+// they are no flow (the closing's counters say what they did).
 func (b *Board) Note(e ledger.Entry) {
+	b.logSeq = max(b.logSeq, e.Seq)
+	if e.Kind == "close" {
+		b.closed = &Closing{Day: e.Day, At: e.At.In(b.ev.Location), Swept: nonNil(e.Swept), SweptTally: nonNil(e.SweptTally)}
+		b.newClose = true
+		return
+	}
 	if e.Kind != "scan" && e.Kind != "tally" {
 		return
 	}
-	b.logSeq = max(b.logSeq, e.Seq)
 	if b.ev.Gate(e.Gate) != nil && !e.At.IsZero() {
 		b.hits = append(b.hits, gateHit{at: e.At, gate: e.Gate})
 		if e.At.After(b.lastSeen[e.Gate]) {
@@ -186,7 +207,14 @@ func (b *Board) Note(e ledger.Entry) {
 	}
 }
 
-// LogSeq is the highest seq of the scans and tallies noted.
+func nonNil(m map[string]int) map[string]int {
+	if m == nil {
+		return map[string]int{}
+	}
+	return m
+}
+
+// LogSeq is the highest seq of the entries noted.
 func (b *Board) LogSeq() int64 { return b.logSeq }
 
 // Seq is the seq of the counters the board holds (0 before the first).
@@ -207,6 +235,7 @@ func (b *Board) SetCounters(cs map[string]*ledger.Counters, seq int64) {
 func (b *Board) Forget() {
 	b.flows, b.hits, b.lastSeen = nil, nil, map[string]time.Time{}
 	b.logSeq, b.counters, b.seq = 0, nil, 0
+	b.closed, b.newClose = nil, false
 }
 
 // Rebase makes the next update follow seq: after a snapshot was sent to
@@ -251,7 +280,7 @@ func (b *Board) Build(now time.Time, online map[string]bool) (st *State, prev in
 		}
 	}
 	st = &State{Seq: b.seq, At: now, Zones: make([]Zone, 0, len(ev.Zones)),
-		Gates: make([]Gate, 0, len(ev.Gates)), Alerts: []Alert{}}
+		Gates: make([]Gate, 0, len(ev.Gates)), Alerts: []Alert{}, Closed: b.closed}
 	active := map[string]Alert{}
 	raise := func(a Alert, since time.Time) {
 		if old, ok := b.since[a.ID]; ok && old.Level == a.Level {
@@ -353,8 +382,12 @@ func (b *Board) diff(st *State) *Message {
 	if string(aj) != b.alertsJSON {
 		up.Alerts = st.Alerts
 	}
+	if b.newClose && b.seq >= b.logSeq {
+		// The counters include the closing: the update shows both.
+		up.Closed, b.newClose = b.closed, false
+	}
 	first := b.prev == nil
-	visible := len(up.Zones) > 0 || up.Gates != nil || up.Alerts != nil
+	visible := len(up.Zones) > 0 || up.Gates != nil || up.Alerts != nil || up.Closed != nil
 	b.prevJSON, b.gatesJSON, b.alertsJSON = zoneJSON, string(gj), string(aj)
 	b.prev = st
 	switch {

@@ -52,7 +52,7 @@ func TestBoardFigures(t *testing.T) {
 	b.Note(tally(1, "MAIN-1", "site", 30, at(t, ev, "10:59:00")))
 	b.Note(tally(2, "MAIN-1", "site", 40, at(t, ev, "11:03:00")))
 	b.Note(tally(3, "MAIN-1", "site", -10, at(t, ev, "11:03:10")))
-	b.Note(ledger.Entry{Kind: "revoke", Seq: 99, At: at(t, ev, "11:03:11")}) // not a move
+	b.Note(ledger.Entry{Kind: "revoke", At: at(t, ev, "11:03:11")}) // not a move, and no seq
 	b.SetCounters(counters(ev, map[string]int{"site": 60}), 3)
 	if b.LogSeq() != 3 {
 		t.Errorf("log seq %d, want 3", b.LogSeq())
@@ -130,6 +130,26 @@ func TestBoardFigures(t *testing.T) {
 	}
 	if a, ok := alerts["gate:MAIN-1:silent"]; !ok || !a.Since.Equal(at(t, ev, "11:13:10")) {
 		t.Errorf("MAIN-1 silent alert: %+v", a)
+	}
+
+	// The day closes (the lead's close.lua): the counters go to zero, and
+	// the update carries the closing; so do snapshots from then on.
+	b.Note(ledger.Entry{Kind: "swept", Seq: 5, Ticket: "k1", Zone: "stage", At: at(t, ev, "22:30:00")})
+	b.Note(ledger.Entry{Kind: "close", Seq: 6, Day: "2025-09-17", At: at(t, ev, "22:30:00"),
+		Swept: map[string]int{"site": 1, "stage": 1}, SweptTally: map[string]int{"site": 64, "stage": 4}})
+	b.SetCounters(counters(ev, nil), 6)
+	st, _, up = b.Build(at(t, ev, "22:30:01"), nil)
+	if up == nil || up.Closed == nil || up.Closed.Day != "2025-09-17" || up.Closed.Swept["stage"] != 1 ||
+		up.Closed.SweptTally["site"] != 64 || st.Snapshot().Closed != up.Closed {
+		t.Fatalf("the update of the closing: %+v", up)
+	}
+	for _, z := range up.Zones {
+		if z.Occupancy != 0 || z.InPerMin != 0 {
+			t.Errorf("%s after the closing: %+v; want empty, and no flow from the sweep", z.ID, z)
+		}
+	}
+	if _, _, up := b.Build(at(t, ev, "22:30:01"), nil); up != nil {
+		t.Errorf("the closing sent twice: %+v", up)
 	}
 
 	// A store that went back: everything learnt is forgotten.
