@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"crowdflow/gateway"
 	"crowdflow/ledger/redisengine"
 )
 
@@ -43,7 +44,7 @@ func mustGateway(tb testing.TB) *gatewayBench {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { _ = eng.Close() })
-	g, err := startGateway(ouarzazate, eng)
+	g, err := startGateway(ouarzazate, eng, gateway.DefaultLiveTick)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -243,38 +243,10 @@ func centrifugoLive(bin, root string, clients int, d time.Duration) (centrifugoR
 	}
 	elapsed := max(time.Since(start), time.Duration(float64(n)/liveRate*float64(time.Second)))
 	res.publish = percentiles(calls, elapsed, 1)
-	for deadline := time.Now().Add(liveCatchUp); ; time.Sleep(20 * time.Millisecond) {
-		behind := 0
-		for _, w := range ws {
-			if w.last.Load() < int64(n) {
-				behind++
-			}
-		}
-		if behind == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			return res, fmt.Errorf("%d of %d centrifugo clients did not see publication %d within %s (first error: %v)",
-				behind, clients, n, liveCatchUp, firstWatcherErr(ws))
-		}
-	}
 	closed = true
-	closeWatchers(ws)
-	if err := firstWatcherErr(ws); err != nil {
-		return res, fmt.Errorf("centrifugo client: %w", err)
-	}
-	lat := make([]time.Duration, 0, n*clients)
-	for i, w := range ws {
-		j := 0
-		for k := range n {
-			for j < len(w.arrivals) && w.arrivals[j].entries < k+1 {
-				j++
-			}
-			if j == len(w.arrivals) {
-				return res, fmt.Errorf("centrifugo client %d: nothing covers publication %d", i, k)
-			}
-			lat = append(lat, time.Duration(w.arrivals[j].at-sent[k]))
-		}
+	lat, err := deliveries(ws, 0, sent)
+	if err != nil {
+		return res, fmt.Errorf("centrifugo clients: %w", err)
 	}
 	res.delivery = percentiles(lat, elapsed, clients)
 	res.delivery.rps = float64(n) / elapsed.Seconds()

@@ -434,41 +434,10 @@ func (g *gatewayBench) live(clients int, d time.Duration, noChild bool) (liveRes
 	res.verdict = percentiles(verdicts, elapsed, 1)
 
 	// Every client must see every scan.
-	want := e0 + n
-	for deadline := time.Now().Add(liveCatchUp); ; time.Sleep(20 * time.Millisecond) {
-		behind := 0
-		for _, w := range ws {
-			if w.last.Load() < int64(want) {
-				behind++
-			}
-		}
-		if behind == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			closed = true
-			closeWatchers(ws)
-			return res, fmt.Errorf("%d of %d live clients did not see the site's entries reach %d within %s of the last scan (first error: %v)",
-				behind, clients, want, liveCatchUp, firstWatcherErr(ws))
-		}
-	}
 	closed = true
-	closeWatchers(ws)
-	if err := firstWatcherErr(ws); err != nil {
-		return res, fmt.Errorf("live client: %w", err)
-	}
-	lat := make([]time.Duration, 0, n*clients)
-	for i, w := range ws {
-		j := 0
-		for k := range n {
-			for j < len(w.arrivals) && w.arrivals[j].entries < e0+k+1 {
-				j++
-			}
-			if j == len(w.arrivals) {
-				return res, fmt.Errorf("live client %d: no update covers scan %d", i, k)
-			}
-			lat = append(lat, time.Duration(w.arrivals[j].at-sent[k]))
-		}
+	lat, err := deliveries(ws, e0, sent)
+	if err != nil {
+		return res, fmt.Errorf("live clients: %w", err)
 	}
 	res.dashboard = percentiles(lat, elapsed, clients)
 	res.dashboard.rps = float64(n) / elapsed.Seconds()
@@ -477,6 +446,49 @@ func (g *gatewayBench) live(clients int, d time.Duration, noChild bool) (liveRes
 	}
 	res.server, res.client, res.plain, err = g.liveChild(tok, root, clients)
 	return res, err
+}
+
+// deliveries waits (at most liveCatchUp) until every client has seen the
+// root zone's entries reach base+len(sent), closes them all, and returns
+// every sample: for each client and each message k (the one that made the
+// entries base+k+1), when the client read it (or a later one) minus
+// sent[k].
+func deliveries(ws []*watcher, base int, sent []int64) ([]time.Duration, error) {
+	n := len(sent)
+	for deadline := time.Now().Add(liveCatchUp); ; time.Sleep(20 * time.Millisecond) {
+		behind := 0
+		for _, w := range ws {
+			if w.last.Load() < int64(base+n) {
+				behind++
+			}
+		}
+		if behind == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			closeWatchers(ws)
+			return nil, fmt.Errorf("%d of %d clients did not see the entries reach %d within %s of the last message (first error: %v)",
+				behind, len(ws), base+n, liveCatchUp, firstWatcherErr(ws))
+		}
+	}
+	closeWatchers(ws)
+	if err := firstWatcherErr(ws); err != nil {
+		return nil, err
+	}
+	lat := make([]time.Duration, 0, n*len(ws))
+	for i, w := range ws {
+		j := 0
+		for k := range n {
+			for j < len(w.arrivals) && w.arrivals[j].entries < base+k+1 {
+				j++
+			}
+			if j == len(w.arrivals) {
+				return nil, fmt.Errorf("client %d: nothing covers message %d", i, k)
+			}
+			lat = append(lat, time.Duration(w.arrivals[j].at-sent[k]))
+		}
+	}
+	return lat, nil
 }
 
 func firstWatcherErr(ws []*watcher) error {
@@ -624,7 +636,7 @@ func liveRows(o options, eng ledger.Engine, paceRef result) ([]row, []liveResult
 		fdNote = fmt.Sprintf("the file-descriptor limit (%d) already allowed them, not raised", lim.Cur)
 	}
 	load0 := loadAvg()
-	g, err := startGateway(o.config, eng)
+	g, err := startGateway(o.config, eng, o.liveTick)
 	if err != nil {
 		return nil, nil, "", err
 	}

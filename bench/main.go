@@ -4,8 +4,8 @@
 // the ratios are what to compare between runs).
 //
 //	go run ./bench [-quick] [-n 50000] [-c 50] [-gw-for 15s] [-gw-n 20000]
-//	               [-live 100,1000,5000] [-live-for 10s] [-only live] [-centrifugo=true]
-//	               [-out BENCHMARKS.md]
+//	               [-live 100,1000,5000] [-live-for 10s] [-live-tick 250ms] [-only live]
+//	               [-centrifugo=true] [-cpuprofile FILE] [-out BENCHMARKS.md]
 //
 // It starts its own redis-server on a free loopback port in a temporary
 // directory and never touches any other Redis; the gateway it measures runs
@@ -35,6 +35,7 @@ import (
 	"time"
 
 	"crowdflow/checkin"
+	"crowdflow/gateway"
 	"crowdflow/ledger"
 	"crowdflow/ledger/embedded"
 	"crowdflow/ledger/redisengine"
@@ -84,6 +85,8 @@ type options struct {
 	out     string        // file to append the table to; "" for none
 	only    string        // "live": only the live rows (and their Centrifugo rows)
 	cf      bool          // measure Centrifugo beside the live rows (installing it the first time)
+	// liveTick is the gateways' coalescing window (gateway.Config.LiveTick).
+	liveTick time.Duration
 }
 
 func run(args []string, stdout io.Writer) error {
@@ -99,6 +102,7 @@ func run(args []string, stdout io.Writer) error {
 	live := fs.String("live", "100,1000,5000", "live clients of each scan → dashboard row, comma-separated")
 	fs.StringVar(&o.only, "only", "", "\"live\": only the live rows and their Centrifugo rows (a quicker run)")
 	fs.BoolVar(&o.cf, "centrifugo", true, "measure Centrifugo "+centrifugoVersion+" beside the live rows (go install into the user's cache the first time)")
+	fs.DurationVar(&o.liveTick, "live-tick", gateway.DefaultLiveTick, "the gateways' live coalescing window (at most one update per window per client under load)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file (go tool pprof)")
 	quick := fs.Bool("quick", false, "a smoke run of a few seconds: tiny counts, figures not worth recording")
 	if err := fs.Parse(args); err != nil {
@@ -295,7 +299,7 @@ func measureAll(o options) (rows []row, mem string, err error) {
 // the ledger counted every scan as an entry.
 func gatewayRows(o options, eng ledger.Engine, paceRef, closedRef result) ([]row, error) {
 	const refName = "redis-benchmark EVALSHA scan.lua"
-	g, err := startGateway(o.config, eng)
+	g, err := startGateway(o.config, eng, o.liveTick)
 	if err != nil {
 		return nil, err
 	}
