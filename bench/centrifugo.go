@@ -263,7 +263,11 @@ func centrifugoRows(o options, root string, live []liveResult) ([]row, []centrif
 	}
 	var rows []row
 	var res []centrifugoResult
-	for i, clients := range o.live {
+	i := 0 // live[i] is crowdflow's result with as many clients
+	for _, clients := range o.live {
+		if clients == 0 {
+			continue
+		}
 		r, err := centrifugoLive(bin, root, clients, o.liveFor)
 		if err != nil {
 			return rows, res, fmt.Sprintf("Centrifugo with %d clients: not measured: %v", clients, err)
@@ -275,6 +279,7 @@ func centrifugoRows(o options, root string, live []liveResult) ([]row, []centrif
 			rows = append(rows, row{what: fmt.Sprintf("Scan → /ws/live update, %d live clients, against Centrifugo", clients),
 				ref: what, got: live[i].dashboard, base: r.delivery})
 		}
+		i++
 	}
 	return rows, res, ""
 }
