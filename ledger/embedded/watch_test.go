@@ -7,12 +7,13 @@ import (
 	"time"
 
 	"crowdflow/ledger/embedded"
+	"crowdflow/ledger/watchtest"
 )
 
-// TestWatch: a watch of a stream answers at once when the stream already
-// holds an entry after the given id, is woken by a script that appends one
-// (not by one that writes elsewhere), times out otherwise, and ends with
-// ErrClosed when the engine closes.
+// TestWatch runs the watch behaviour on the embedded engine, then what is
+// its own: a script that writes elsewhere wakes the wait but does not end
+// it, a bad id is an error, and the engine's close ends a wait with
+// ErrClosed.
 func TestWatch(t *testing.T) {
 	e := MustOpen(t, embedded.Options{})
 	w, err := e.Watch("log")
@@ -20,32 +21,20 @@ func TestWatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer w.Close()
+	add := func() string {
+		id, _ := MustEval(t, e, `return redis.call('XADD', KEYS[1], '*', 'k', 'v')`, []string{"log"}).(string)
+		return id
+	}
+	last := watchtest.Run(t, w, add)
+
 	ctx := context.Background()
-	if got, err := w.Wait(ctx, "", time.Millisecond); got || err != nil {
-		t.Errorf("an empty stream: %v, %v; want a timeout", got, err)
+	woke := make(chan bool, 1)
+	go func() { got, _ := w.Wait(ctx, last, time.Hour); woke <- got }()
+	MustEval(t, e, `return redis.call('SET', KEYS[1], 'x')`, []string{"other"}) // wakes it: no entry, it waits on
+	add()
+	if !<-woke {
+		t.Error("the wait ended without the entry")
 	}
-	id, _ := MustEval(t, e, `return redis.call('XADD', KEYS[1], '*', 'k', 'v')`, []string{"log"}).(string)
-	if got, err := w.Wait(ctx, "", time.Hour); !got || err != nil {
-		t.Errorf("an entry after the start: %v, %v", got, err)
-	}
-	if got, err := w.Wait(ctx, id, time.Millisecond); got || err != nil {
-		t.Errorf("nothing after the last entry: %v, %v; want a timeout", got, err)
-	}
-
-	woke := make(chan error, 1)
-	go func() {
-		got, err := w.Wait(ctx, id, time.Hour)
-		if err == nil && !got {
-			err = errors.New("woke without an entry")
-		}
-		woke <- err
-	}()
-	MustEval(t, e, `return redis.call('SET', KEYS[1], 'x')`, []string{"other"}) // wakes it, but no entry: it waits on
-	MustEval(t, e, `return redis.call('XADD', KEYS[1], '*', 'k', 'v')`, []string{"log"})
-	if err := <-woke; err != nil {
-		t.Errorf("a wait woken by an append: %v", err)
-	}
-
 	if _, err := w.Wait(ctx, "not-an-id", time.Millisecond); err == nil {
 		t.Error("an invalid id: no error")
 	}
