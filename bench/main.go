@@ -5,7 +5,7 @@
 //
 //	go run ./bench [-quick] [-n 50000] [-c 50] [-gw-for 15s] [-gw-n 20000]
 //	               [-live 0,100,1000,5000] [-live-for 10s] [-live-tick 250ms] [-only live]
-//	               [-centrifugo=true] [-cpuprofile FILE] [-out BENCHMARKS.md]
+//	               [-centrifugo=true] [-cpuprofile FILE] [-trace FILE] [-out BENCHMARKS.md]
 //
 // It starts its own redis-server on a free loopback port in a temporary
 // directory and never touches any other Redis; the gateway it measures runs
@@ -27,6 +27,7 @@ import (
 	"os/exec"
 	"runtime"
 	"runtime/pprof"
+	"runtime/trace"
 	"slices"
 	"strconv"
 	"strings"
@@ -104,6 +105,7 @@ func run(args []string, stdout io.Writer) error {
 	fs.BoolVar(&o.cf, "centrifugo", true, "measure Centrifugo "+centrifugoVersion+" beside the live rows (go install into the user's cache the first time)")
 	fs.DurationVar(&o.liveTick, "live-tick", gateway.DefaultLiveTick, "the gateways' live coalescing window (at most one update per window per client under load)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file (go tool pprof)")
+	traceFile := fs.String("trace", "", "write an execution trace of the run to this file (go tool trace)")
 	quick := fs.Bool("quick", false, "a smoke run of a few seconds: tiny counts, figures not worth recording")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -129,6 +131,17 @@ func run(args []string, stdout io.Writer) error {
 			return err
 		}
 		defer pprof.StopCPUProfile()
+	}
+	if *traceFile != "" {
+		f, err := os.Create(*traceFile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := trace.Start(f); err != nil {
+			return err
+		}
+		defer trace.Stop()
 	}
 	rows, mem, err := measureAll(o)
 	if err != nil {
