@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"crowdflow/gateway"
 	"crowdflow/ledger/redisengine"
 )
 
@@ -43,7 +44,7 @@ func mustGateway(tb testing.TB) *gatewayBench {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { _ = eng.Close() })
-	g, err := startGateway(ouarzazate, eng)
+	g, err := startGateway(ouarzazate, eng, gateway.DefaultLiveTick)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -127,7 +128,7 @@ func TestLiveClientsSeeEveryScan(t *testing.T) {
 func TestQuickRunRendersEveryRow(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "BENCHMARKS.md")
 	var stdout bytes.Buffer
-	if err := run([]string{"-quick", "-config", ouarzazate, "-out", out}, &stdout); err != nil {
+	if err := run([]string{"-quick", "-centrifugo=false", "-config", ouarzazate, "-out", out}, &stdout); err != nil {
 		t.Fatal(err)
 	}
 	table := stdout.String()

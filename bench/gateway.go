@@ -70,7 +70,7 @@ type gatewayBench struct {
 // startGateway loads the event file at config and serves its gateway on a
 // free loopback port, deciding scans on eng with every zone's capacity
 // raised to benchCapacity.
-func startGateway(config string, eng ledger.Engine) (*gatewayBench, error) {
+func startGateway(config string, eng ledger.Engine, liveTick time.Duration) (*gatewayBench, error) {
 	ev, err := event.Load(config)
 	if err != nil {
 		return nil, err
@@ -98,6 +98,7 @@ func startGateway(config string, eng ledger.Engine) (*gatewayBench, error) {
 	cfg := gateway.DefaultConfig()
 	cfg.Rate, cfg.Burst = gatewayRate, gatewayBurst
 	cfg.TicketKeys = []ed25519.PublicKey{pub}
+	cfg.LiveTick = liveTick
 	srv, err := gateway.New(cfg, ev, admission.New(ev, pub), st, secret, clk, nil)
 	if err != nil {
 		return nil, err

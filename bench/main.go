@@ -4,13 +4,17 @@
 // the ratios are what to compare between runs).
 //
 //	go run ./bench [-quick] [-n 50000] [-c 50] [-gw-for 15s] [-gw-n 20000]
-//	               [-live 100,1000,5000] [-live-for 10s] [-out BENCHMARKS.md]
+//	               [-live 0,100,1000,5000] [-live-for 10s] [-live-tick 250ms] [-only live]
+//	               [-centrifugo=true] [-cpuprofile FILE] [-trace FILE] [-out BENCHMARKS.md]
 //
 // It starts its own redis-server on a free loopback port in a temporary
 // directory and never touches any other Redis; the gateway it measures runs
 // in this process, on a loopback port, on that redis-server. The live rows
 // also run this program again as a child that holds live clients, so that
-// the gateway's memory per client is measured alone.
+// the gateway's memory per client is measured alone. Beside them it runs
+// Centrifugo (installed with go install into the user's cache the first
+// time; its row says so when that fails) with bench/centrifugo.json, driven
+// by the same client code, client counts, rate and message size.
 package main
 
 import (
@@ -22,6 +26,8 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"runtime/pprof"
+	"runtime/trace"
 	"slices"
 	"strconv"
 	"strings"
@@ -30,6 +36,7 @@ import (
 	"time"
 
 	"crowdflow/checkin"
+	"crowdflow/gateway"
 	"crowdflow/ledger"
 	"crowdflow/ledger/embedded"
 	"crowdflow/ledger/redisengine"
@@ -77,6 +84,10 @@ type options struct {
 	liveFor time.Duration // how long scans go out while they watch
 	config  string        // the event file of the gateway
 	out     string        // file to append the table to; "" for none
+	only    string        // "live": only the live rows (and their Centrifugo rows)
+	cf      bool          // measure Centrifugo beside the live rows (installing it the first time)
+	// liveTick is the gateways' coalescing window (gateway.Config.LiveTick).
+	liveTick time.Duration
 }
 
 func run(args []string, stdout io.Writer) error {
@@ -89,21 +100,48 @@ func run(args []string, stdout io.Writer) error {
 	fs.StringVar(&o.config, "config", "configs/ouarzazate-2025.yaml", "event file of the gateway")
 	fs.StringVar(&o.out, "out", "BENCHMARKS.md", "file to append the table to (\"\" for none)")
 	fs.DurationVar(&o.liveFor, "live-for", 10*time.Second, "how long scans go out while the live clients watch")
-	live := fs.String("live", "100,1000,5000", "live clients of each scan → dashboard row, comma-separated")
+	live := fs.String("live", "0,100,1000,5000", "live clients of each scan → dashboard row, comma-separated (0: the verdicts with none watching)")
+	fs.StringVar(&o.only, "only", "", "\"live\": only the live rows and their Centrifugo rows (a quicker run)")
+	fs.BoolVar(&o.cf, "centrifugo", true, "measure Centrifugo "+centrifugoVersion+" beside the live rows (go install into the user's cache the first time)")
+	fs.DurationVar(&o.liveTick, "live-tick", gateway.DefaultLiveTick, "the gateways' live coalescing window (at most one update per window per client under load)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file (go tool pprof)")
+	traceFile := fs.String("trace", "", "write an execution trace of the run to this file (go tool trace)")
 	quick := fs.Bool("quick", false, "a smoke run of a few seconds: tiny counts, figures not worth recording")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	for _, f := range strings.Split(*live, ",") {
 		c, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil || c < 1 {
-			return fmt.Errorf("-live %q: want numbers of clients, comma-separated", *live)
+		if err != nil || c < 0 {
+			return fmt.Errorf("-live %q: want numbers of clients, comma-separated (0: the verdicts with none watching)", *live)
 		}
 		o.live = append(o.live, c)
 	}
 	if *quick {
 		o.n, o.gwFor, o.gwN = 1000, time.Second, 500
 		o.live, o.liveFor = []int{20}, time.Second
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	if *traceFile != "" {
+		f, err := os.Create(*traceFile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := trace.Start(f); err != nil {
+			return err
+		}
+		defer trace.Stop()
 	}
 	rows, mem, err := measureAll(o)
 	if err != nil {
@@ -153,6 +191,9 @@ func measureAll(o options) (rows []row, mem string, err error) {
 	keys, argv := scanArgs(st, sc)
 	cmd := append([]string{"EVALSHA", sha, strconv.Itoa(len(keys))}, keys...)
 	cmd = append(cmd, argv...)
+	if o.only == "live" {
+		n = min(n, 2000)
+	}
 	raw, err := redisBenchmark(srv.addr, n, c, cmd)
 	if err != nil {
 		return nil, "", err
@@ -160,6 +201,20 @@ func measureAll(o options) (rows []row, mem string, err error) {
 	rawOne, err := redisBenchmark(srv.addr, n/10, 1, cmd)
 	if err != nil {
 		return nil, "", err
+	}
+	if o.only == "live" {
+		if err := eng.Client().FlushAll(ctx).Err(); err != nil {
+			return nil, "", err
+		}
+		rows, res, fdNote, err := liveRows(o, eng, rawOne)
+		if err != nil {
+			return nil, "", err
+		}
+		cRows, cMem, err := centrifugoSide(o, res)
+		if err != nil {
+			return nil, "", err
+		}
+		return append(rows, cRows...), renderMemory(res, fdNote) + cMem, nil
 	}
 	const refName = "redis-benchmark EVALSHA scan.lua"
 	for _, conc := range []int{c, 1} {
@@ -201,7 +256,12 @@ func measureAll(o options) (rows []row, mem string, err error) {
 		return nil, "", err
 	}
 	rows = append(rows, liveRs...)
-	mem = renderMemory(liveRes, fdNote)
+	cRows, cMem, err := centrifugoSide(o, liveRes)
+	if err != nil {
+		return nil, "", err
+	}
+	rows = append(rows, cRows...)
+	mem = renderMemory(liveRes, fdNote) + cMem
 
 	// The embedded store runs the same script in process: in memory (a
 	// demo), and with its journal fsynced before each verdict (a venue).
@@ -252,7 +312,7 @@ func measureAll(o options) (rows []row, mem string, err error) {
 // the ledger counted every scan as an entry.
 func gatewayRows(o options, eng ledger.Engine, paceRef, closedRef result) ([]row, error) {
 	const refName = "redis-benchmark EVALSHA scan.lua"
-	g, err := startGateway(o.config, eng)
+	g, err := startGateway(o.config, eng, o.liveTick)
 	if err != nil {
 		return nil, err
 	}

@@ -59,12 +59,16 @@ const (
 	// DefaultSendBuffer is how many replies may wait for the writer of one
 	// connection before its reader waits (at most WriteWait) for the writer.
 	DefaultSendBuffer = 256
-	// DefaultLivePoll is how often the live stream reads the new entries of
-	// the event log: every gateway on the store sees every scan within it.
-	DefaultLivePoll = 75 * time.Millisecond
-	// DefaultLiveTick is how often at most the live stream broadcasts: the
-	// changes of one tick go out as one update (at most 4 per second per
-	// zone; a dashboard needs no more, DESIGN G3/G4).
+	// DefaultLivePoll is how often the live stream checks the store without
+	// being told: the store says when its log grows (ledger.Watcher), so
+	// this is only the fallback for a store that cannot, and how soon a
+	// wiped or replaced store is noticed.
+	DefaultLivePoll = time.Second
+	// DefaultLiveTick is the live stream's coalescing window: the first
+	// change after a quiet window goes out at once, the changes within the
+	// window after it go out as one update at its end (at most 4 per second
+	// per client; a dashboard needs no more, DESIGN G3/G4). Time alone
+	// (flows, silent gates) is looked at as often.
 	DefaultLiveTick = 250 * time.Millisecond
 	// DefaultLiveRing is how many updates the live stream keeps for clients
 	// that reconnect with ?since=SEQ: 2 minutes of a busy fair at 4 per
@@ -132,9 +136,10 @@ type Config struct {
 	ReadyTimeout time.Duration
 	// SendBuffer is the number of replies queued per connection.
 	SendBuffer int
-	// The live stream: the log poll and broadcast periods, the updates kept
-	// for resuming clients, the updates queued per live client, and the
-	// quiet time after which a gate is silent. See the Default constants.
+	// The live stream: the store check period and the coalescing window,
+	// the updates kept for resuming clients, the updates queued per live
+	// client, and the quiet time after which a gate is silent. See the
+	// Default constants.
 	LivePoll, LiveTick time.Duration
 	LiveRing           int
 	LiveSendBuffer     int
@@ -154,6 +159,10 @@ type Config struct {
 	// the gates' last-scan timestamps that Prometheus compares with its own
 	// time. nil means the system clock; tests inject a clock.Manual.
 	Wall clock.Clock
+	// LiveClock paces the live stream's coalescing window (LiveTick). nil
+	// means the system clock; tests inject a clock.Manual to see a burst
+	// coalesced without waiting.
+	LiveClock clock.Clock
 }
 
 // DefaultConfig returns the configuration of a gateway on DefaultListen with

@@ -22,18 +22,29 @@
 //
 // # Live stream
 //
-// Run starts the live hub (live.go). A tailer goroutine follows the store:
-// every LivePoll it reads the new entries of the event log (which holds the
-// scans of every gateway on the store), and every LiveTick, when the log
-// moved, it re-reads Store.Snapshot, so the figures are always the store's,
-// never counted in Go. The log gives only what the counters do not: flows
-// per minute, minutes to full, the gates' activity. The tailer builds the
-// state, diffs it with the previous one, and encodes the update once
-// (websocket.PreparedMessage). The hub goroutine alone owns the live clients
-// and the ring of the last LiveRing updates: it hands each client its
-// snapshot or, on ?since=SEQ, the updates it missed, and broadcasts without
-// ever waiting: a client whose LiveSendBuffer is full is dropped. Each live
-// connection has one reader (pongs and the close only) and one writer.
+// Run starts the live hub (live.go). A tailer goroutine (livetail.go)
+// follows the store without polling it: it waits on the event log (which
+// holds the scans of every gateway on the store) through ledger.Watcher — a
+// blocking XREAD on a connection of its own on Redis, a signal from the
+// engine in the embedded store — and reads what was appended the moment it
+// is. It starts from the store's snapshot and the last minutes of the log,
+// not from the log's first entry. The figures come from package board: the
+// counters are re-read from Store.Snapshot for every update, so they are
+// always the store's, never counted in Go; the log gives only what the
+// counters do not: flows per minute, minutes to full, the gates' activity.
+// Updates are coalesced on the leading edge (board.Pacer): the first change
+// after a quiet LiveTick goes out at once, the changes within the window
+// after it go out as one update at its end. The update is encoded once
+// (websocket.PreparedMessage). Every LivePoll the tailer also checks the
+// store unprompted: the fallback for a store that cannot watch, and how a
+// store that went back (wiped, replaced: its seq fell) is noticed — the
+// tailer then starts again and every client gets a fresh snapshot.
+//
+// The hub goroutine alone owns the live clients and the ring of the last
+// LiveRing updates: it hands each client its snapshot or, on ?since=SEQ, the
+// updates it missed, and broadcasts without ever waiting: a client whose
+// LiveSendBuffer is full is dropped. Each live connection (liveconn.go) has
+// one reader (pongs and the close only) and one writer.
 //
 // # Shutdown
 //

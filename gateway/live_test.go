@@ -20,8 +20,10 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/redis/go-redis/v9"
 
 	"crowdflow/checkin"
+	"crowdflow/clock"
 	"crowdflow/gateway"
 	"crowdflow/token"
 	"crowdflow/wire"
@@ -205,10 +207,11 @@ func (e *Env) Occupancy(tb testing.TB, tok string) LiveMsg {
 	return m
 }
 
-// fastLive makes the live stream poll and broadcast every few milliseconds,
-// so tests wait little.
+// fastLive makes the live stream coalesce over a few milliseconds, so tests
+// wait little, and never poll the store: every update a test sees was
+// pushed (the store said its log grew).
 func fastLive(cfg *gateway.Config) {
-	cfg.LivePoll = 2 * time.Millisecond
+	cfg.LivePoll = time.Hour
 	cfg.LiveTick = 5 * time.Millisecond
 }
 
@@ -288,7 +291,8 @@ func TestLiveAuth(t *testing.T) {
 }
 
 // TestLiveTwoGateways: a scan taken on one gateway reaches the live clients
-// of another gateway on the same Redis, with the store's figures.
+// of another gateway on the same Redis, with the store's figures, pushed:
+// neither gateway polls (LivePoll is an hour).
 func TestLiveTwoGateways(t *testing.T) {
 	t.Parallel()
 	a := MustEnv(t, Options{Tune: fastLive})
@@ -794,4 +798,168 @@ func TestLiveTokenExpires(t *testing.T) {
 	}
 	sc.MustTally("site", 1)
 	lasting.Until(env.StoreSeq(t))
+}
+
+// TestLivePushed: on either engine, a change reaches the board because the
+// store says its log grew, not because the gateway polls it (LivePoll is an
+// hour), and the update carries only the zones that changed.
+func TestLivePushed(t *testing.T) {
+	t.Parallel()
+	for _, engine := range engines {
+		t.Run(engine, func(t *testing.T) {
+			t.Parallel()
+			env := MustEnv(t, Options{Engine: engine, Tune: fastLive})
+			live := env.MustLive(t, "")
+			if m := live.Read(); m.Type != "snapshot" {
+				t.Fatalf("first message: %.200s", m.Raw)
+			}
+			scanner := env.MustScanner(t, token.Scanner, "MAIN-1")
+			scanner.MustTally("pavilion", 3)
+			seq := env.StoreSeq(t)
+			ms := live.Until(seq)
+			last := ms[len(ms)-1]
+			var ids []string
+			for _, z := range last.Zones {
+				ids = append(ids, z.ID)
+			}
+			slices.Sort(ids)
+			if last.Type != "update" || last.Seq != seq || !slices.Equal(ids, []string{"pavilion", "site"}) ||
+				last.Zone("pavilion").Occupancy != 3 {
+				t.Errorf("the update of a tally into the pavilion: %.300s; want the pavilion and the site only", last.Raw)
+			}
+		})
+	}
+}
+
+// TestLiveCoalesced: with the coalescing window on an injected clock, the
+// first change after a quiet window goes out at once, and a burst that
+// follows within the window goes out as one update at its end, with the
+// figures after the whole burst.
+func TestLiveCoalesced(t *testing.T) {
+	t.Parallel()
+	pace := clock.NewManual(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
+	const window = 50 * time.Millisecond // on the injected clock: only the test ends it
+	env := MustEnv(t, Options{Tune: func(c *gateway.Config) {
+		fastLive(c)
+		c.LiveTick, c.LiveClock = window, pace
+	}})
+	live := env.MustLive(t, "")
+	if m := live.Read(); m.Type != "snapshot" {
+		t.Fatalf("first message: %.200s", m.Raw)
+	}
+	scanner := env.MustScanner(t, token.Scanner, "MAIN-1")
+	scanner.MustTally("stage", 1)
+	first := env.StoreSeq(t)
+	if m := live.Read(); m.Type != "update" || m.Seq != first || m.Zone("stage").Tally != 1 {
+		t.Fatalf("the first change after a quiet window: %.300s; want the update %d at once", m.Raw, first)
+	}
+	for range 4 {
+		scanner.MustTally("stage", 1)
+	}
+	final := env.StoreSeq(t)
+	pace.Advance(window)
+	m := live.Read()
+	if m.Type != "update" || m.Seq != final || m.Zone("stage") == nil || m.Zone("stage").Tally != 5 {
+		t.Errorf("the burst at the window's end: %.300s; want one update at %d with the stage's tally 5", m.Raw, final)
+	}
+}
+
+// TestLiveStoreWentBack (issue 11, item 4): a store that lost its data
+// (FLUSHALL on a real redis-server) is noticed, whether scans follow (their
+// seq went back: noticed at once, without polling) or not (noticed by the
+// periodic check): every client gets a fresh snapshot, the occupancy API
+// shows the store's figures again, and the log says so.
+func TestLiveStoreWentBack(t *testing.T) {
+	t.Parallel()
+	tests := map[string]struct {
+		poll    time.Duration
+		tallies int // after the flush
+	}{
+		"scans follow":    {poll: time.Hour, tallies: 2},
+		"nothing follows": {poll: 5 * time.Millisecond},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			env := MustEnv(t, Options{Tune: func(c *gateway.Config) { fastLive(c); c.LivePoll = tc.poll }})
+			sec := env.MustToken(t, token.Security)
+			scanner := env.MustScanner(t, token.Scanner, "MAIN-1")
+			live := env.MustLive(t, "")
+			live.Read()
+			for range 4 {
+				scanner.MustTally("stage", 2)
+			}
+			before := env.StoreSeq(t)
+			live.Until(before)
+
+			rc := redis.NewClient(&redis.Options{Addr: env.Redis.Addr()})
+			defer rc.Close()
+			if err := rc.FlushAll(context.Background()).Err(); err != nil {
+				t.Fatal(err)
+			}
+			for range tc.tallies {
+				scanner.MustTally("stage", 1)
+			}
+			var m LiveMsg
+			for m.Type != "snapshot" {
+				m = live.Read()
+			}
+			after := env.StoreSeq(t)
+			if after >= before || m.Seq > after || m.Zone("stage") == nil || m.Zone("stage").Occupancy > tc.tallies {
+				t.Errorf("after the flush: %.300s; want a snapshot of the new store (seq %d, before %d)", m.Raw, after, before)
+			}
+			for m.Seq < after {
+				if m = live.Read(); m.Type != "update" {
+					t.Errorf("after the new snapshot: %.200s", m.Raw)
+				}
+			}
+			if z := env.Occupancy(t, sec).Zone("stage"); z == nil || z.Occupancy != tc.tallies || z.Tally != tc.tallies {
+				t.Errorf("GET /api/v1/occupancy after the flush: stage %+v; want %d", z, tc.tallies)
+			}
+			if !strings.Contains(env.Logs(), "the store went back") {
+				t.Error("the log does not say the store went back")
+			}
+		})
+	}
+}
+
+// TestLiveDayClosed: a day's closing reaches the board at once: the zones
+// empty, and the update carries the closing (what was swept where); a
+// snapshot taken afterwards carries it too.
+func TestLiveDayClosed(t *testing.T) {
+	t.Parallel()
+	env := MustEnv(t, Options{Tune: fastLive})
+	scanner := env.MustScanner(t, token.Scanner, "MAIN-1")
+	scanner.MustTally("stage", 4)
+	payload, _ := env.MustTicket(t, TicketSpec{})
+	if r := scanner.Scan(env.ScanOf(t, payload, checkin.In)); r.Code != "accepted" {
+		t.Fatalf("entry: %s", r.Raw)
+	}
+	live := env.MustLive(t, "")
+	live.Until(env.StoreSeq(t))
+	if _, err := env.Ledger.CloseDay(context.Background(), "2025-09-17", "test"); err != nil {
+		t.Fatal(err)
+	}
+	final := env.StoreSeq(t)
+	ms := live.Until(final)
+	last := ms[len(ms)-1]
+	var closed struct {
+		Closed *struct {
+			Day        string         `json:"day"`
+			Swept      map[string]int `json:"swept"`
+			SweptTally map[string]int `json:"swept_tally"`
+		} `json:"closed"`
+	}
+	if err := json.Unmarshal([]byte(last.Raw), &closed); err != nil {
+		t.Fatal(err)
+	}
+	if c := closed.Closed; c == nil || c.Day != "2025-09-17" || c.Swept["site"] != 1 || c.SweptTally["stage"] != 4 {
+		t.Errorf("the update of the closing: %.400s", last.Raw)
+	}
+	if z := last.Zone("site"); z == nil || z.Occupancy != 0 {
+		t.Errorf("the site after the closing: %.300s", last.Raw)
+	}
+	if m := env.MustLive(t, "").Read(); !strings.Contains(m.Raw, `"closed":{"day":"2025-09-17"`) {
+		t.Errorf("a snapshot after the closing: %.300s", m.Raw)
+	}
 }

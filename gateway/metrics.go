@@ -11,6 +11,7 @@ import (
 	"crowdflow/checkin"
 	"crowdflow/clock"
 	"crowdflow/event"
+	"crowdflow/gateway/board"
 	"crowdflow/ledger"
 )
 
@@ -47,7 +48,7 @@ type metrics struct {
 // from live (the live board's newest state, nil before the first), and
 // whether the event is open from the event clock clk.
 func newMetrics(ev *event.Event, store Store, timeout time.Duration, clk clock.Clock,
-	live func() *liveState, logger *slog.Logger) *metrics {
+	live func() *board.State, logger *slog.Logger) *metrics {
 	m := &metrics{
 		reg: prometheus.NewRegistry(),
 		scans: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -117,7 +118,7 @@ type zoneCollector struct {
 	store   Store
 	timeout time.Duration
 	clk     clock.Clock
-	live    func() *liveState
+	live    func() *board.State
 	errors  *prometheus.CounterVec
 	logger  *slog.Logger
 }
@@ -174,7 +175,7 @@ func (c *zoneCollector) Collect(ch chan<- prometheus.Metric) {
 	c.errors.Collect(ch)
 	minutes := map[string]float64{}
 	if st := c.live(); err == nil && st != nil {
-		for _, z := range st.zones {
+		for _, z := range st.Zones {
 			if z.MinutesToFull != nil {
 				minutes[z.ID] = *z.MinutesToFull
 			}

@@ -17,6 +17,7 @@ import (
 	"crowdflow/admission"
 	"crowdflow/clock"
 	"crowdflow/event"
+	"crowdflow/gateway/board"
 	"crowdflow/wire"
 )
 
@@ -108,7 +109,7 @@ func New(cfg Config, ev *event.Event, judge *admission.Judge, store Store, secre
 		s.origins[c] = true
 	}
 	s.storeCtx, s.storeStop = context.WithCancel(context.Background())
-	s.metrics = newMetrics(ev, store, cfg.StoreTimeout, clk, func() *liveState { return s.hub.figures() }, logger)
+	s.metrics = newMetrics(ev, store, cfg.StoreTimeout, clk, func() *board.State { return s.hub.figures() }, logger)
 	s.up = websocket.Upgrader{
 		ReadBufferSize:    wire.MaxFrame,
 		WriteBufferSize:   wire.MaxFrame,

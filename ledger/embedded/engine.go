@@ -57,6 +57,9 @@ type Engine struct {
 	m      *machine
 	j      *journal // nil without Dir
 	closed bool
+	// changed is closed, and replaced, when a script changes data: the
+	// signal StreamWatch.Wait waits for (watch.go).
+	changed chan struct{}
 }
 
 // Open returns an engine. With opts.Dir set it locks the directory, loads
@@ -75,7 +78,7 @@ func Open(opts Options) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start lua: %w", err)
 	}
-	e := &Engine{logger: logger, now: now, dir: opts.Dir, m: m}
+	e := &Engine{logger: logger, now: now, dir: opts.Dir, m: m, changed: make(chan struct{})}
 	if opts.Dir == "" {
 		return e, nil
 	}
@@ -282,6 +285,10 @@ func (e *Engine) Eval(ctx context.Context, s *ledger.Script, keys []string, args
 			seq = e.j.last()
 		}
 	}
+	if e.m.db.dirty != before {
+		close(e.changed)
+		e.changed = make(chan struct{})
+	}
 	e.mu.Unlock()
 	if e.j != nil {
 		if jerr := e.j.wait(seq); jerr != nil {
@@ -385,6 +392,7 @@ func (e *Engine) Close() error {
 		return nil
 	}
 	e.closed = true
+	close(e.changed) // a waiting StreamWatch sees ErrClosed
 	var errs []error
 	if e.j != nil {
 		errs = append(errs, e.j.wait(e.j.last()), e.j.close())
