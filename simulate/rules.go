@@ -32,11 +32,17 @@ type model struct {
 	tally  map[string]int         // zone -> tally balance
 	counts map[string]*Truth
 	peaks  map[string]Peak
+	// since is when each ticket's stay in each zone began: "<zone>|<ticket>"
+	// -> the time of the entry that counted it; stays lists, per zone, the
+	// completed stays in whole minutes (LEDGER-FIELDS: dw).
+	since map[string]time.Time
+	stays map[string][]int
 }
 
 func newModel(ev *event.Event) *model {
 	m := &model{ev: ev, place: map[string]*event.Zone{}, types: map[string]string{}, seen: map[string]bool{},
-		tally: map[string]int{}, counts: map[string]*Truth{}, peaks: map[string]Peak{}}
+		tally: map[string]int{}, counts: map[string]*Truth{}, peaks: map[string]Peak{},
+		since: map[string]time.Time{}, stays: map[string][]int{}}
 	for _, z := range ev.Zones {
 		m.counts[z.ID] = &Truth{Refusals: map[checkin.Code]int{}, ByType: map[string]int{}}
 	}
@@ -165,6 +171,10 @@ func (m *model) move(id, typ string, to *event.Zone, at time.Time) {
 		c := m.counts[z.ID]
 		c.Occupancy--
 		c.Exits++
+		if t, ok := m.since[z.ID+"|"+id]; ok {
+			m.stays[z.ID] = append(m.stays[z.ID], int(at.Sub(t).Milliseconds()/60000))
+			delete(m.since, z.ID+"|"+id)
+		}
 		if c.ByType[typ]--; c.ByType[typ] == 0 {
 			delete(c.ByType, typ)
 		}
@@ -178,6 +188,7 @@ func (m *model) move(id, typ string, to *event.Zone, at time.Time) {
 		c.Entries++
 		c.ByType[typ]++
 		m.seen[z.ID+"|"+id] = true
+		m.since[z.ID+"|"+id] = at
 		m.peak(z.ID, at)
 	}
 	if to == nil {
