@@ -18,8 +18,8 @@ import (
 
 	"crowdflow/dashboard"
 	"crowdflow/event"
-	"crowdflow/report"
 	"crowdflow/pdf"
+	"crowdflow/report"
 )
 
 // reportHTTPTimeout bounds a report fetched from a gateway.

@@ -88,14 +88,14 @@ var refusalNames = map[string]map[string]string{
 }
 
 var reportTmpl = template.Must(template.New("reports.html").Funcs(template.FuncMap{
-	"name":    func(t report.Text, lang string) string { return t.In(lang) },
-	"hm":      hm,
-	"dhm":     dhm,
-	"optint":  optint,
-	"key":     func(parts ...string) string { return strings.Join(parts, ".") },
-	"itoa":    func(n int) string { return itoa(n) },
-	"refusal": func(code, lang string) string { return refusalNames[code][lang] },
-	"codes":   report.RefusalCodes,
+	"name":     func(t report.Text, lang string) string { return t.In(lang) },
+	"hm":       hm,
+	"dhm":      dhm,
+	"optint":   optint,
+	"key":      func(parts ...string) string { return strings.Join(parts, ".") },
+	"itoa":     func(n int) string { return itoa(n) },
+	"refusal":  func(code, lang string) string { return refusalNames[code][lang] },
+	"codes":    report.RefusalCodes,
 	"refusals": refusalsHTML,
 	"gates": func(gs []report.Gate, scope string, p page) gateTable {
 		return gateTable{Gates: gs, Scope: scope, L: p.L, Lang: p.Lang}
