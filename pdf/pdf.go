@@ -37,7 +37,8 @@ func Find(exe string) (string, error) {
 	if exe != "" {
 		p, err := exec.LookPath(exe)
 		if err != nil {
-			return "", fmt.Errorf("%w: %s: %v", ErrNoChromium, exe, err)
+			return "", fmt.Errorf("%w at %s (%v): install the Debian package chromium (apt-get install chromium) "+
+				"or give the browser's path with --chromium", ErrNoChromium, exe, err)
 		}
 		return p, nil
 	}
