@@ -101,6 +101,9 @@ func TestReportCommand(t *testing.T) {
 	}
 
 	pdfFile := filepath.Join(out, "day.pdf")
+	if d := os.Getenv("KEEP_PDF"); d != "" {
+		pdfFile = filepath.Join(d, "day.pdf")
+	}
 	if code, _, stderr := runCLI(t, nil, "report", "--config", ouarzazate, "--data", data, "--day", "2025-09-17",
 		"--format", "pdf", "--lang", "fr", "--out", pdfFile); code != exitOK {
 		t.Fatalf("report pdf: exit %d: %s", code, stderr)

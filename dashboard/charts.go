@@ -27,11 +27,18 @@ const (
 // chart geometry, in SVG user units (the SVG scales to the page's width).
 const (
 	chartW, chartH = 720.0, 240.0
+	curveW, curveH = 420.0, 200.0
 	padL, padR     = 48.0, 12.0
 	padT, padB     = 12.0, 28.0
 )
 
-type svg struct{ b strings.Builder }
+// svg is a chart being drawn, w by h user units.
+type svg struct {
+	b    strings.Builder
+	w, h float64
+}
+
+func newSVG(w, h float64) *svg { return &svg{w: w, h: h} }
 
 func (s *svg) f(format string, args ...any) { fmt.Fprintf(&s.b, format, args...) }
 
@@ -58,22 +65,22 @@ func niceMax(v int) int {
 
 // axes draws the frame, y grid lines with their figures, and the hours below.
 func (s *svg) axes(top int, hours []string, title string) {
-	plotH := chartH - padT - padB
+	plotH := s.h - padT - padB
 	s.f(`<title>%s</title>`, esc(title))
 	for i := 0; i <= 4; i++ {
 		v := top * i / 4
 		y := padT + plotH - plotH*float64(v)/float64(top)
-		s.f(`<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#d9d9d9" stroke-width="1"/>`, padL, y, chartW-padR, y)
+		s.f(`<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#d9d9d9" stroke-width="1"/>`, padL, y, s.w-padR, y)
 		s.f(`<text x="%.1f" y="%.1f" text-anchor="end" font-size="10" fill="#444">%d</text>`, padL-4, y+3, v)
 	}
 	n := len(hours)
 	if n == 0 {
 		return
 	}
-	step := (chartW - padL - padR) / float64(n)
+	step := (s.w - padL - padR) / float64(n)
 	for i, h := range hours {
 		x := padL + step*(float64(i)+0.5)
-		s.f(`<text x="%.1f" y="%.1f" text-anchor="middle" font-size="10" fill="#444">%s</text>`, x, chartH-padB+14, esc(h))
+		s.f(`<text x="%.1f" y="%.1f" text-anchor="middle" font-size="10" fill="#444">%s</text>`, x, s.h-padB+14, esc(h))
 	}
 }
 
@@ -88,7 +95,7 @@ func hourLabels(d report.Day) []string {
 // hourlyEntries draws, per hour, the entries of each zone (tickets and
 // tallies) as one line per zone.
 func hourlyEntries(d report.Day, zones []report.Zone, lang string, title string) template.HTML {
-	var s svg
+	s := newSVG(chartW, chartH)
 	top := 0
 	for _, h := range d.Hours {
 		for _, z := range h.Zones {
@@ -96,7 +103,7 @@ func hourlyEntries(d report.Day, zones []report.Zone, lang string, title string)
 		}
 	}
 	top = niceMax(top)
-	s.f(`<svg class="chart" viewBox="0 0 %.0f %.0f" role="img" aria-label="%s" dir="ltr">`, chartW, chartH, esc(title))
+	s.f(`<svg class="chart" viewBox="0 0 %.0f %.0f" role="img" aria-label="%s" direction="ltr" dir="ltr">`, chartW, chartH, esc(title))
 	s.axes(top, hourLabels(d), title)
 	plotH := chartH - padT - padB
 	step := (chartW - padL - padR) / float64(max(len(d.Hours), 1))
@@ -126,14 +133,14 @@ func (s *svg) legend(zones []report.Zone, lang string) {
 // occupancyCurve draws one zone's occupancy at the end of each hour as a
 // step line against its capacity and the warn and critical levels, with
 // the day's peak marked where it happened.
-func occupancyCurve(d report.Day, zi int, z report.Zone, labels map[string]string) template.HTML {
-	var s svg
+func occupancyCurve(d report.Day, zi int, z report.Zone, labels map[string]string, rtl bool) template.HTML {
+	s := newSVG(curveW, curveH)
 	peak := d.Zones[zi]
 	top := niceMax(max(z.Capacity, peak.PeakOccupancy))
 	title := labels["occupancy"]
-	s.f(`<svg class="chart small" viewBox="0 0 %.0f %.0f" role="img" aria-label="%s" dir="ltr">`, chartW, chartH, esc(title))
+	s.f(`<svg class="chart small" viewBox="0 0 %.0f %.0f" role="img" aria-label="%s" direction="ltr" dir="ltr">`, s.w, s.h, esc(title))
 	s.axes(top, hourLabels(d), title)
-	plotH := chartH - padT - padB
+	plotH := s.h - padT - padB
 	y := func(v int) float64 { return padT + plotH - plotH*float64(v)/float64(top) }
 	for _, l := range []struct {
 		v     int
@@ -146,13 +153,17 @@ func occupancyCurve(d report.Day, zi int, z report.Zone, labels map[string]strin
 		{int(float64(z.Capacity) * warnShare), "#bf9000", "3 3", labels["warn"]},
 	} {
 		s.f(`<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="%s" stroke-width="1.5" stroke-dasharray="%s"/>`,
-			padL, y(l.v), chartW-padR, y(l.v), l.color, l.dash)
-		s.f(`<text x="%.1f" y="%.1f" text-anchor="end" font-size="10" fill="%s">%s %d</text>`,
-			chartW-padR-2, y(l.v)-3, l.color, esc(l.name), l.v)
+			padL, y(l.v), s.w-padR, y(l.v), l.color, l.dash)
+		// The figure and the words apart, each in its own direction, so
+		// that an Arabic label does not reorder the figure.
+		s.f(`<text x="%.1f" y="%.1f" text-anchor="end" font-size="10" fill="%s">%d</text>`,
+			s.w-padR-2, y(l.v)-3, l.color, l.v)
+		s.f(`<text x="%.1f" y="%.1f" text-anchor="%s" direction="%s" font-size="10" fill="%s">%s</text>`,
+			s.w-padR-34, y(l.v)-3, anchorEnd(rtl), dir(rtl), l.color, esc(l.name))
 	}
 	n := len(d.Hours)
 	if n > 0 {
-		step := (chartW - padL - padR) / float64(n)
+		step := (s.w - padL - padR) / float64(n)
 		pts := []string{fmt.Sprintf("%.1f,%.1f", padL, y(0))}
 		for i, h := range d.Hours {
 			v := h.Zones[zi].Occupancy
@@ -180,7 +191,7 @@ func occupancyCurve(d report.Day, zi int, z report.Zone, labels map[string]strin
 // heatmap draws the site's entries (tickets and tallies) per day and hour,
 // darker for more.
 func heatmap(days []report.Day, labels map[string]string) template.HTML {
-	var s svg
+	s := newSVG(chartW, 0)
 	hours := []string{}
 	seen := map[string]bool{}
 	top := 1
@@ -196,7 +207,7 @@ func heatmap(days []report.Day, labels map[string]string) template.HTML {
 	const rowH, labelW = 26.0, 80.0
 	cellW := (chartW - labelW - padR) / float64(max(len(hours), 1))
 	height := padT + rowH*float64(len(days)) + 20
-	s.f(`<svg class="chart heat" viewBox="0 0 %.0f %.0f" role="img" aria-label="%s" dir="ltr">`, chartW, height, esc(labels["heatmap"]))
+	s.f(`<svg class="chart heat" viewBox="0 0 %.0f %.0f" role="img" aria-label="%s" direction="ltr" dir="ltr">`, chartW, height, esc(labels["heatmap"]))
 	s.f(`<title>%s</title>`, esc(labels["heatmap"]))
 	for i, h := range hours {
 		s.f(`<text x="%.1f" y="%.1f" text-anchor="middle" font-size="10" fill="#444">%sh</text>`,
@@ -224,4 +235,20 @@ func heatmap(days []report.Day, labels map[string]string) template.HTML {
 	}
 	s.f(`</svg>`)
 	return s.html()
+}
+
+func dir(rtl bool) string {
+	if rtl {
+		return "rtl"
+	}
+	return "ltr"
+}
+
+// anchorEnd is the text-anchor that puts a text's end at x: in SVG, "start"
+// is the right end of right-to-left text.
+func anchorEnd(rtl bool) string {
+	if rtl {
+		return "start"
+	}
+	return "end"
 }

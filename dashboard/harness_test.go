@@ -102,6 +102,7 @@ func mustFair(tb testing.TB) *fair {
 	cfg := gateway.DefaultConfig()
 	cfg.TicketKeys = []ed25519.PublicKey{ticketPub}
 	cfg.UI = dashboard.Handler()
+	cfg.ReportPage = dashboard.ReportPage
 	cfg.ShutdownTimeout = 2 * time.Second
 	cfg.DrainWait = 50 * time.Millisecond
 	cfg.CloseWait = 100 * time.Millisecond

@@ -36,7 +36,7 @@ var reportLabels = map[string]map[string]string{
 	"tally_in":   {"ar": "عدّ دخول", "fr": "Comptés entrés", "en": "Tally in"},
 	"tally_out":  {"ar": "عدّ خروج", "fr": "Comptés sortis", "en": "Tally out"},
 	"dwell_med":  {"ar": "مدة المكوث الوسيطة (د)", "fr": "Durée médiane (min)", "en": "Median stay (min)"},
-	"dwell_p90":  {"ar": "مدة المكوث ٩٠٪ (د)", "fr": "Durée P90 (min)", "en": "P90 stay (min)"},
+	"dwell_p90":  {"ar": "مدة المكوث P90 (د)", "fr": "Durée P90 (min)", "en": "P90 stay (min)"},
 	"swept":      {"ar": "أُخرجوا عند الإغلاق", "fr": "Sortis à la fermeture", "en": "Swept at closing"},
 	"refusals":   {"ar": "الرفض", "fr": "Refus", "en": "Refusals"},
 	"hours":      {"ar": "حسب الساعة", "fr": "Par heure", "en": "By hour"},
@@ -53,8 +53,8 @@ var reportLabels = map[string]map[string]string{
 	"chart_in":   {"ar": "الدخول حسب الساعة والمنطقة", "fr": "Entrées par heure et par zone", "en": "Entries per hour and zone"},
 	"occupancy":  {"ar": "الحضور مقابل السعة", "fr": "Présents face à la capacité", "en": "Occupancy against capacity"},
 	"capacity":   {"ar": "السعة", "fr": "Capacité", "en": "Capacity"},
-	"warn":       {"ar": "تنبيه ٨٠٪", "fr": "Alerte 80 %", "en": "Warn 80%"},
-	"critical":   {"ar": "حرج ٩٠٪", "fr": "Critique 90 %", "en": "Critical 90%"},
+	"warn":       {"ar": "تنبيه 80%", "fr": "Alerte 80 %", "en": "Warn 80%"},
+	"critical":   {"ar": "حرج 90%", "fr": "Critique 90 %", "en": "Critical 90%"},
 	"heatmap":    {"ar": "دخول الموقع حسب اليوم والساعة", "fr": "Entrées sur le site par jour et par heure", "en": "Site entries by day and hour"},
 	"total":      {"ar": "مجموع المعرض", "fr": "Total de la foire", "en": "Whole fair total"},
 	"closed_at":  {"ar": "أُغلق اليوم", "fr": "Journée close à", "en": "Day closed at"},
@@ -206,7 +206,7 @@ func WriteReportPage(w io.Writer, r *report.Report, o PageOptions) error {
 	for _, d := range r.Days {
 		pd := pageDay{Day: d, Entries: hourlyEntries(d, r.Zones, lang, p.L["chart_in"])}
 		for i, z := range r.Zones {
-			pd.Curves = append(pd.Curves, occupancyCurve(d, i, z, p.L))
+			pd.Curves = append(pd.Curves, occupancyCurve(d, i, z, p.L, p.Dir == "rtl"))
 		}
 		p.Days = append(p.Days, pd)
 	}
