@@ -77,6 +77,9 @@ type options struct {
 	liveFor time.Duration // how long scans go out while they watch
 	config  string        // the event file of the gateway
 	out     string        // file to append the table to; "" for none
+	// reportScans are the scans in the log of the report rows, reportRuns
+	// the reports measured on it.
+	reportScans, reportRuns int
 }
 
 func run(args []string, stdout io.Writer) error {
@@ -90,6 +93,8 @@ func run(args []string, stdout io.Writer) error {
 	fs.StringVar(&o.out, "out", "BENCHMARKS.md", "file to append the table to (\"\" for none)")
 	fs.DurationVar(&o.liveFor, "live-for", 10*time.Second, "how long scans go out while the live clients watch")
 	live := fs.String("live", "100,1000,5000", "live clients of each scan → dashboard row, comma-separated")
+	fs.IntVar(&o.reportScans, "report-scans", 1000000, "scans in the event log of the report rows")
+	fs.IntVar(&o.reportRuns, "report-runs", 20, "reports measured in each report row")
 	quick := fs.Bool("quick", false, "a smoke run of a few seconds: tiny counts, figures not worth recording")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -104,6 +109,7 @@ func run(args []string, stdout io.Writer) error {
 	if *quick {
 		o.n, o.gwFor, o.gwN = 1000, time.Second, 500
 		o.live, o.liveFor = []int{20}, time.Second
+		o.reportScans, o.reportRuns = 4000, 3
 	}
 	rows, mem, err := measureAll(o)
 	if err != nil {
@@ -203,6 +209,28 @@ func measureAll(o options) (rows []row, mem string, err error) {
 	rows = append(rows, liveRs...)
 	mem = renderMemory(liveRes, fdNote)
 
+	// Reports: one day and the whole fair with a million scans in the log,
+	// against one read of that log, on Redis and on the embedded store.
+	if err := eng.Client().FlushAll(ctx).Err(); err != nil {
+		return nil, "", err
+	}
+	repRows, err := reportRows(ctx, o, "Redis", eng)
+	if err != nil {
+		return nil, "", err
+	}
+	if err := eng.Client().FlushAll(ctx).Err(); err != nil {
+		return nil, "", err
+	}
+	repEmb, err := embedded.Open(embedded.Options{})
+	if err != nil {
+		return nil, "", err
+	}
+	embRows, err := reportRows(ctx, o, "embedded", repEmb)
+	repEmb.Close()
+	if err != nil {
+		return nil, "", err
+	}
+
 	// The embedded store runs the same script in process: in memory (a
 	// demo), and with its journal fsynced before each verdict (a venue).
 	for _, journal := range []bool{false, true} {
@@ -244,7 +272,8 @@ func measureAll(o options) (rows []row, mem string, err error) {
 			rows = append(rows, row{what: what, ref: refName, got: got, base: ref})
 		}
 	}
-	return rows, mem, nil
+	rows = append(rows, repRows...)
+	return append(rows, embRows...), mem, nil
 }
 
 // gatewayRows measures one gateway on eng: a short warm-up (not recorded),
