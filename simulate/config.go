@@ -87,6 +87,11 @@ type Config struct {
 	// ReentryShare is the share of visitors who go out for a while (lunch,
 	// prayer, the afternoon heat) and come back.
 	ReentryShare float64
+	// UnscannedExitShare is the share of visitors who leave for the day
+	// through a door without a scanner: their exit is never scanned, the
+	// ledger has them inside until the day closes and sweeps them out.
+	// DefaultConfig leaves it at 0 (a day that empties); DefaultFair sets it.
+	UnscannedExitShare float64
 
 	// Entrances and Exits are gates of the site. Everyone enters by an
 	// entrance; most leave by an exit, a few by an entrance.
@@ -259,7 +264,7 @@ func (c Config) Validate(ev *event.Event) error {
 	for _, s := range []struct {
 		field string
 		x     float64
-	}{{"sibling_share", c.SiblingShare}, {"reentry_share", c.ReentryShare}} {
+	}{{"sibling_share", c.SiblingShare}, {"reentry_share", c.ReentryShare}, {"unscanned_exit_share", c.UnscannedExitShare}} {
 		if !(s.x >= 0 && s.x <= 1) {
 			bad(s.field, "%g: want 0 to 1", s.x)
 		}

@@ -1,8 +1,10 @@
 package simulate
 
 import (
+	"crypto/ed25519"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"crowdflow/event"
@@ -22,10 +24,14 @@ type DayFigures struct {
 	Hours map[string]map[string]*HourFigures
 	// Gates are each gate's scans; a gate nobody used is absent.
 	Gates map[string]*GateDay
+
+	seen map[string]bool // "<zone>|<ticket>": the day's visitors
 }
 
 // ZoneDay is one zone's figures over a day.
 type ZoneDay struct {
+	// Truth holds the day's counts; its Occupancy is the one before the
+	// closing sweep.
 	Truth
 	// UniqueVisitors counts the tickets that entered the zone that day.
 	UniqueVisitors int
@@ -35,8 +41,9 @@ type ZoneDay struct {
 	// floor of exit time less entry time), sorted: stays ended by the
 	// closing sweep are not among them.
 	Stays []int
-	// Swept counts tickets still inside at closing, SweptTally the people
-	// tally balances held then.
+	// Swept counts tickets still inside at closing (in the zone or one
+	// inside it), SweptTally the people the tally balances of the zone and
+	// those inside it held then.
 	Swept, SweptTally int
 }
 
@@ -144,8 +151,21 @@ func (f *DayFigures) apply(m *model, at time.Time, gate string, do func()) {
 	}
 }
 
-// finish copies the day's totals from m.
+// finish copies the day's totals from m, and sweeps it as the closing does
+// (docs/rules.md): every ticket still inside counts as swept in its place
+// and every zone above it, and so do the people each tally balance holds.
 func (f *DayFigures) finish(m *model) {
+	f.seen = m.seen
+	for _, z := range m.place {
+		for ; z != nil; z = z.ParentZone() {
+			f.Zones[z.ID].Swept++
+		}
+	}
+	for id, b := range m.tally {
+		for z := m.ev.Zone(id); z != nil && b > 0; z = z.ParentZone() {
+			f.Zones[z.ID].SweptTally += b
+		}
+	}
 	for id, t := range m.truth() {
 		z := f.Zones[id]
 		z.Truth = t
@@ -153,13 +173,76 @@ func (f *DayFigures) finish(m *model) {
 		z.Stays = slices.Sorted(slices.Values(m.stays[id]))
 	}
 	for key := range m.seen {
-		for i := 0; i < len(key); i++ {
-			if key[i] == '|' {
-				if z := f.Zones[key[:i]]; z != nil {
-					z.UniqueVisitors++
-				}
-				break
-			}
+		zone, _, _ := strings.Cut(key, "|")
+		if z := f.Zones[zone]; z != nil {
+			z.UniqueVisitors++
 		}
 	}
+}
+
+// Fair is several days of one event, each planned by NewPlan on its own
+// (a day starts empty: the closing of the day before swept it). People
+// with a badge valid on every day (exhibitors, staff, guests, press) come
+// back each day with the same badge; visitors take a new day pass.
+type Fair struct {
+	// Days are the plans, in the order of the configs given.
+	Days []*Plan
+}
+
+// DefaultFair is the first n days of ev (all when n is 0 or more than it
+// has), each DefaultConfig with seed and a share of 3 % of the visitors
+// leaving through a door without a scanner.
+func DefaultFair(ev *event.Event, seed uint64, n int) []Config {
+	if n <= 0 || n > len(ev.Days) {
+		n = len(ev.Days)
+	}
+	cfgs := make([]Config, n)
+	for i := range cfgs {
+		cfgs[i] = DefaultConfig(ev, ev.Days[i].Date)
+		cfgs[i].Seed = seed
+		// ASSUMPTION: one visitor in thirty leaves by a door with no
+		// scanner (a service door, the tent's side): the closing finds
+		// them "inside".
+		cfgs[i].UnscannedExitShare = 0.03
+	}
+	return cfgs
+}
+
+// NewFair plans each day of cfgs on ev with key.
+func NewFair(ev *event.Event, key ed25519.PrivateKey, cfgs ...Config) (*Fair, error) {
+	f := &Fair{}
+	for _, cfg := range cfgs {
+		p, err := NewPlan(ev, key, cfg)
+		if err != nil {
+			return nil, err
+		}
+		f.Days = append(f.Days, p)
+	}
+	return f, nil
+}
+
+// Figures is the ground truth of each day's report, in order.
+func (f *Fair) Figures() []DayFigures {
+	out := make([]DayFigures, len(f.Days))
+	for i, p := range f.Days {
+		out[i] = p.Figures()
+	}
+	return out
+}
+
+// UniqueVisitors counts, per zone, the tickets that entered it on any of
+// the days: a badge that came on three days is one visitor.
+func UniqueVisitors(days []DayFigures) map[string]int {
+	all := map[string]bool{}
+	for _, d := range days {
+		for k := range d.seen {
+			all[k] = true
+		}
+	}
+	out := map[string]int{}
+	for k := range all {
+		zone, _, _ := strings.Cut(k, "|")
+		out[zone]++
+	}
+	return out
 }

@@ -811,7 +811,15 @@ func (p *planner) out(a *agent, now time.Time, z *event.Zone) {
 
 // leave: out of the site, for the day. ASSUMPTION: one in seven leaves by
 // the entrance, the others by the exit.
+//
+// A share of visitors (UnscannedExitShare) leave through a door that has
+// no scanner: no scan, and the ledger keeps them inside until closing.
 func (p *planner) leave(a *agent, now time.Time) {
+	if p.cfg.UnscannedExitShare > 0 && a.tk != nil && a.tk.id != "" && a.tk.typ.ID == "visitor" &&
+		p.chance(p.cfg.UnscannedExitShare) {
+		p.unscanned[a.tk.id] = true
+		return
+	}
 	p.scan(a, now, p.exitGate(0.15), checkin.Out, "")
 }
 
