@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"crowdflow/admission"
 	"crowdflow/checkin"
 	"crowdflow/event"
 	"crowdflow/ledger"
@@ -41,11 +42,11 @@ var visitScans = []struct {
 // of ev on eng, from conc goroutines; every zone's capacity is raised to
 // benchCapacity so that no scan is refused.
 func fillReportStore(ctx context.Context, ev *event.Event, eng ledger.Engine, n, conc int) (*reportStore, error) {
-	zs := make([]ledger.Zone, len(ev.Zones))
-	for i, z := range ev.Zones {
-		zs[i] = ledger.Zone{ID: z.ID, Parent: z.Parent, Capacity: benchCapacity}
+	cfg := admission.LedgerConfig(ev)
+	for i := range cfg.Zones {
+		cfg.Zones[i].Capacity = benchCapacity
 	}
-	st, err := ledger.New(ledger.Config{Event: ev.ID, Location: ev.Location, Zones: zs}, eng)
+	st, err := ledger.New(cfg, eng)
 	if err != nil {
 		return nil, err
 	}

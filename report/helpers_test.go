@@ -40,18 +40,13 @@ func MustKey(tb testing.TB) ed25519.PrivateKey {
 	return ed25519.NewKeyFromSeed(seed)
 }
 
-// MustPlan plans a quiet day of the fair (about a sixth of a normal day's
-// people, every kind of action still in it), so that feeding it to Redis
+// MustPlan plans a quiet day of the fair (every kind of action still in
+// it), so that feeding it to Redis
 // one round trip per action stays quick.
 func MustPlan(tb testing.TB, ev *event.Event, day string, seed uint64) *simulate.Plan {
 	tb.Helper()
-	cfg := simulate.DefaultConfig(ev, day)
+	cfg := quietDay(simulate.DefaultConfig(ev, day))
 	cfg.Seed = seed
-	cfg.Visitors, cfg.Walkins, cfg.Exhibitors, cfg.Staff = 400, 80, 40, 6
-	cfg.Press, cfg.Guests, cfg.WorkshopParticipants = 3, 4, 15
-	for i := range cfg.Shows {
-		cfg.Shows[i].Draw = 60
-	}
 	p, err := simulate.NewPlan(ev, MustKey(tb), cfg)
 	if err != nil {
 		tb.Fatalf("plan: %v", err)
@@ -59,14 +54,21 @@ func MustPlan(tb testing.TB, ev *event.Event, day string, seed uint64) *simulate
 	return p
 }
 
-// MustStore is a ledger of ev on eng.
+// quietDay is cfg with about a sixth of a normal day's people.
+func quietDay(cfg simulate.Config) simulate.Config {
+	cfg.Visitors, cfg.Walkins, cfg.Exhibitors, cfg.Staff = 400, 80, 40, 6
+	cfg.Press, cfg.Guests, cfg.WorkshopParticipants = 3, 4, 15
+	for i := range cfg.Shows {
+		cfg.Shows[i].Draw = 60
+	}
+	return cfg
+}
+
+// MustStore is a ledger of ev on eng, with the event's days and their
+// closing times.
 func MustStore(tb testing.TB, ev *event.Event, eng ledger.Engine) *ledger.Store {
 	tb.Helper()
-	zs := make([]ledger.Zone, len(ev.Zones))
-	for i, z := range ev.Zones {
-		zs[i] = ledger.Zone{ID: z.ID, Parent: z.Parent, Capacity: z.Capacity}
-	}
-	st, err := ledger.New(ledger.Config{Event: ev.ID, Location: ev.Location, Zones: zs}, eng)
+	st, err := ledger.New(admission.LedgerConfig(ev), eng)
 	if err != nil {
 		tb.Fatalf("new store: %v", err)
 	}

@@ -201,10 +201,6 @@ func Build(ctx context.Context, src Source, ev *event.Event, scope string) (*Rep
 	return r, nil
 }
 
-// closeGrace is how long after the end of entry the hours of a day run on
-// in the report (CONTRACT §8's default close_grace).
-const closeGrace = 30 * time.Minute
-
 // fields reads the integer counters of one hash.
 type fields map[string]string
 
@@ -299,7 +295,7 @@ func Percentile(hist map[int]int, sorted []int, n, p int) *int {
 }
 
 // hours lists the clock hours of day d: those of its opening hours up to
-// the closing (end of entry plus closeGrace), and any other hour that has a
+// its closing (end of entry plus the event's close_grace), and any other hour that has a
 // figure, in the day's order (from the opening hour round the clock), with
 // the occupancy carried forward from the start of the day (empty).
 func hours(ev *event.Event, d event.Day, f fields) []Hour {
@@ -307,7 +303,7 @@ func hours(ev *event.Event, d event.Day, f fields) []Hour {
 	open := d.Open.In(loc)
 	start := time.Date(open.Year(), open.Month(), open.Day(), open.Hour(), 0, 0, 0, loc)
 	want := map[int]bool{}
-	for t := start; t.Before(d.Close.Add(closeGrace)); t = t.Add(time.Hour) {
+	for t := start; t.Before(d.Closes); t = t.Add(time.Hour) {
 		want[t.In(loc).Hour()] = true
 	}
 	for k := range f {

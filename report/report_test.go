@@ -36,6 +36,7 @@ func TestDayMatchesSimulation(t *testing.T) {
 		t.Fatalf("the simulated day is too thin to test with: %+v", site)
 	}
 	checkDay(t, ev, r.Days[0], want)
+	checkDwellAndGates(t, ev, r.Days[0], want)
 }
 
 // checkDay compares a day of a report with the simulator's figures.
@@ -165,4 +166,76 @@ func sortedMap(m map[string]int) string {
 		}
 	}
 	return s
+}
+
+// TestFairMatchesSimulation plays a six-day fair into a ledger on a real
+// redis-server, closing each day at its closing time as a gateway would:
+// after each closing every zone is empty, and the report of the whole fair
+// equals the simulator's ground truth day by day — the people who left by a
+// door without a scanner counted as swept, badges that came back on several
+// days counted once in the event's unique visitors.
+func TestFairMatchesSimulation(t *testing.T) {
+	ev := MustEvent(t)
+	var cfgs []simulate.Config
+	for _, cfg := range simulate.DefaultFair(ev, 100, 0) {
+		cfg = quietDay(cfg)
+		cfg.UnscannedExitShare = 0.05
+		cfgs = append(cfgs, cfg)
+	}
+	fair, err := simulate.NewFair(ev, MustKey(t), cfgs...)
+	if err != nil {
+		t.Fatalf("plan the fair: %v", err)
+	}
+	st := MustStore(t, ev, MustRedis(t))
+	for i, p := range fair.Days {
+		MustFeed(t, ev, st, p)
+		closed, err := st.CloseDue(t.Context(), ev.Days[i].Closes, "test")
+		if err != nil || len(closed) != 1 || closed[0].Date != p.Day.Date {
+			t.Fatalf("close %s: %v %+v", p.Day.Date, err, closed)
+		}
+		cs, err := st.Counters(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for z, c := range cs {
+			if c.Occupancy != 0 {
+				t.Errorf("after closing %s, %s holds %d", p.Day.Date, z, c.Occupancy)
+			}
+		}
+		if p.Unscanned == 0 {
+			t.Errorf("%s: nobody left by an unscanned door, want some", p.Day.Date)
+		}
+	}
+	r, err := report.Build(t.Context(), st, ev, report.All)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fair.Figures()
+	for i, d := range r.Days {
+		checkDay(t, ev, d, want[i])
+		checkDwellAndGates(t, ev, d, want[i])
+		if d.ClosedAt == nil || *d.ClosedAt != ev.Days[i].Closes.In(ev.Location).Format(time.RFC3339) {
+			t.Errorf("%s closed at %s, want %s", d.Date, deref(d.ClosedAt), ev.Days[i].Closes)
+		}
+	}
+	uv := simulate.UniqueVisitors(want)
+	for i, z := range ev.Zones {
+		got := r.Total.Zones[i]
+		var entries, swept, daily int
+		for _, d := range want {
+			entries += d.Zones[z.ID].Entries
+			swept += d.Zones[z.ID].Swept
+			daily += d.Zones[z.ID].UniqueVisitors
+		}
+		if got.UniqueVisitors != uv[z.ID] || got.Entries != entries || got.Swept != swept {
+			t.Errorf("total %s: unique %d, entries %d, swept %d; want %d, %d, %d",
+				z.ID, got.UniqueVisitors, got.Entries, got.Swept, uv[z.ID], entries, swept)
+		}
+		if z.ID == "hall-crafts" && uv[z.ID] >= daily {
+			t.Errorf("hall-crafts: %d unique visitors over the fair, %d summed over the days: want badges counted once", uv[z.ID], daily)
+		}
+	}
+	if r.Total.Zones[0].Swept == 0 {
+		t.Error("nobody swept over the fair")
+	}
 }
