@@ -218,6 +218,22 @@ func DefaultConfig(ev *event.Event, day string) Config {
 	return cfg
 }
 
+// Scaled is c with every count of people (and each show's draw) multiplied
+// by f, rounded down: a smaller crowd for a quick demo or test, with every
+// kind of person and slip still in it while f keeps them at 1 or more.
+func (c Config) Scaled(f float64) Config {
+	scale := func(n *int) { *n = int(float64(*n) * f) }
+	for _, n := range []*int{&c.Visitors, &c.Walkins, &c.Exhibitors, &c.Staff, &c.Press, &c.Guests,
+		&c.WorkshopParticipants, &c.Forged, &c.WrongDay, &c.EarlyArrivals, &c.DoubleScans, &c.WrongDoor} {
+		scale(n)
+	}
+	c.Shows = slices.Clone(c.Shows)
+	for i := range c.Shows {
+		scale(&c.Shows[i].Draw)
+	}
+	return c
+}
+
 // eventDay returns the event day with the given date.
 func eventDay(ev *event.Event, date string) (event.Day, bool) {
 	for _, d := range ev.Days {
