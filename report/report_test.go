@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"crowdflow/checkin"
 	"crowdflow/event"
 	"crowdflow/report"
 	"crowdflow/simulate"
@@ -238,4 +239,26 @@ func TestFairMatchesSimulation(t *testing.T) {
 	if r.Total.Zones[0].Swept == 0 {
 		t.Error("nobody swept over the fair")
 	}
+	// The exit's outages: uploads came late, newest first, and a scan
+	// repeated offline was superseded by its twin, counted but moving
+	// nobody.
+	var offline, superseded int
+	for _, p := range fair.Days {
+		for _, a := range p.Actions {
+			if a.Offline {
+				offline++
+			}
+			if slices.Contains(a.WantFlags, checkin.Superseded) {
+				superseded++
+			}
+		}
+	}
+	var uploads int
+	for _, g := range r.Total.Gates {
+		uploads += g.OfflineUploads
+	}
+	if offline == 0 || superseded == 0 || uploads != offline {
+		t.Errorf("offline uploads: %d in the report, %d planned, %d superseded; want some, all reported", uploads, offline, superseded)
+	}
+	t.Logf("%d offline uploads, %d superseded, %d swept", offline, superseded, r.Total.Zones[0].Swept)
 }

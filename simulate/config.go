@@ -24,6 +24,14 @@ type Show struct {
 // End is when the show ends.
 func (s Show) End() time.Time { return s.Start.Add(s.Duration) }
 
+// Outage is a time when a gate's scanner is offline: it decides on its own
+// (an exit is always let through) and uploads its scans when it is back,
+// a minute after Until, the newest first.
+type Outage struct {
+	Gate        string
+	From, Until time.Time
+}
+
 // Session is one training workshop: its participants go in a little before
 // Start and come out at Start+Duration.
 type Session struct {
@@ -87,6 +95,12 @@ type Config struct {
 	// ReentryShare is the share of visitors who go out for a while (lunch,
 	// prayer, the afternoon heat) and come back.
 	ReentryShare float64
+	// Outages are times when an exit gate of the site is offline. Only
+	// visitors leaving for the day use an offline exit (those who step
+	// out for a while take another door), and one in five of them is
+	// scanned twice, a few seconds apart (the reader beeped faintly): the
+	// upload, newest first, makes the first scan of the two superseded.
+	Outages []Outage
 	// UnscannedExitShare is the share of visitors who leave for the day
 	// through a door without a scanner: their exit is never scanned, the
 	// ledger has them inside until the day closes and sweeps them out.
@@ -326,6 +340,15 @@ func (c Config) Validate(ev *event.Event) error {
 		}
 		if len(c.Sessions) == 0 {
 			bad("sessions", "workshop participants but no session")
+		}
+	}
+	for i, o := range c.Outages {
+		switch {
+		case !slices.Contains(c.Exits, o.Gate):
+			bad(fmt.Sprintf("outages[%d]", i), "%q is not one of the exits", o.Gate)
+		case ok && (o.From.Before(day.Open) || !o.Until.After(o.From) || o.Until.After(day.Close.Add(-lastCall))):
+			bad(fmt.Sprintf("outages[%d]", i), "%s to %s: want a time between opening and %s before closing",
+				o.From.In(ev.Location).Format("15:04"), o.Until.In(ev.Location).Format("15:04"), lastCall)
 		}
 	}
 	if ok {

@@ -95,7 +95,7 @@ func (p *Plan) Figures() DayFigures {
 	m := newModel(p.ev)
 	f := newFigures(p.ev, p.Day.Date)
 	for _, a := range p.Actions {
-		f.apply(m, a.At, a.Gate, func() { p.replay(m, a) })
+		f.apply(m, a.At, a.Gate, a.Offline, func() { p.replay(m, a) })
 	}
 	f.finish(m)
 	return f
@@ -112,7 +112,7 @@ func newFigures(ev *event.Event, date string) DayFigures {
 
 // apply runs one action's effect on m (do) and records what it changed:
 // per hour the zones' crossings and occupancy, and the gate's scan.
-func (f *DayFigures) apply(m *model, at time.Time, gate string, do func()) {
+func (f *DayFigures) apply(m *model, at time.Time, gate string, offline bool, do func()) {
 	before := m.truth()
 	do()
 	after := m.truth()
@@ -148,6 +148,9 @@ func (f *DayFigures) apply(m *model, at time.Time, gate string, do func()) {
 		}
 		g.Scans++
 		g.Minutes[local.Format("1504")]++
+		if offline {
+			g.Offline++
+		}
 	}
 }
 
@@ -190,8 +193,9 @@ type Fair struct {
 }
 
 // DefaultFair is the first n days of ev (all when n is 0 or more than it
-// has), each DefaultConfig with seed and a share of 3 % of the visitors
-// leaving through a door without a scanner.
+// has), each DefaultConfig with seed, a share of 3 % of the visitors
+// leaving through a door without a scanner, and the first exit offline for
+// 45 minutes from four hours before closing.
 func DefaultFair(ev *event.Event, seed uint64, n int) []Config {
 	if n <= 0 || n > len(ev.Days) {
 		n = len(ev.Days)
@@ -204,6 +208,13 @@ func DefaultFair(ev *event.Event, seed uint64, n int) []Config {
 		// scanner (a service door, the tent's side): the closing finds
 		// them "inside".
 		cfgs[i].UnscannedExitShare = 0.03
+		// ASSUMPTION: the exit's laptop loses the network for 45 minutes
+		// in the late afternoon, when many leave.
+		if len(cfgs[i].Exits) > 0 {
+			d := ev.Days[i]
+			from := d.Close.Add(-4 * time.Hour)
+			cfgs[i].Outages = []Outage{{Gate: cfgs[i].Exits[0], From: from, Until: from.Add(45 * time.Minute)}}
+		}
 	}
 	return cfgs
 }

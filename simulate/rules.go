@@ -37,12 +37,15 @@ type model struct {
 	// completed stays in whole minutes (LEDGER-FIELDS: dw).
 	since map[string]time.Time
 	stays map[string][]int
+	// last is the time of each ticket's latest accepted scan: an offline
+	// upload older than it is superseded.
+	last map[string]time.Time
 }
 
 func newModel(ev *event.Event) *model {
 	m := &model{ev: ev, place: map[string]*event.Zone{}, types: map[string]string{}, seen: map[string]bool{},
 		tally: map[string]int{}, counts: map[string]*Truth{}, peaks: map[string]Peak{},
-		since: map[string]time.Time{}, stays: map[string][]int{}}
+		since: map[string]time.Time{}, stays: map[string][]int{}, last: map[string]time.Time{}}
 	for _, z := range ev.Zones {
 		m.counts[z.ID] = &Truth{Refusals: map[checkin.Code]int{}, ByType: map[string]int{}}
 	}
@@ -197,6 +200,33 @@ func (m *model) move(id, typ string, to *event.Zone, at time.Time) {
 		m.place[id] = to
 	}
 	m.types[id] = typ
+}
+
+// scanned notes an accepted scan of ticket id at t: the ticket's place
+// follows its latest scan by time.
+func (m *model) scanned(id string, t time.Time) {
+	if id != "" && t.After(m.last[id]) {
+		m.last[id] = t
+	}
+}
+
+// superseded reports whether an offline upload of ticket id scanned at t
+// comes after a later scan of it (docs/rules.md): it counts, and moves
+// nothing.
+func (m *model) superseded(id string, t time.Time) bool {
+	last, ok := m.last[id]
+	return ok && t.Before(last)
+}
+
+// countSuperseded counts a superseded upload in the entries or exits of
+// the gate's zone z only: the person went through then, and where they are
+// now is known from later scans.
+func (m *model) countSuperseded(z *event.Zone, dir checkin.Direction) {
+	if dir == checkin.Out {
+		m.counts[z.ID].Exits++
+	} else {
+		m.counts[z.ID].Entries++
+	}
 }
 
 // judgeTally is the tally rule: +n refused when it would pass z's capacity;
