@@ -7,6 +7,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"crowdflow/clock"
@@ -108,10 +109,11 @@ func runDemo(ctx context.Context, c *cli, args []string) error {
 	if start.IsZero() {
 		start = plan.Day.Open.Add(-10 * time.Minute)
 	}
-	clk, err := clock.New(start, *speed, nil)
+	shifted, err := clock.New(start, *speed, nil)
 	if err != nil {
 		return usageError{err}
 	}
+	clk := &crowdClock{Shifted: shifted}
 
 	o := serveOptions{config: *config, data: *data, listen: *listen, clk: clk, logLevel: level}
 	o.ready = func(ctx context.Context, r served) error {
@@ -144,7 +146,7 @@ const demoClosePoll = 200 * time.Millisecond
 // after a day's last action the clock skips to its closing, the demo waits
 // for the gateway to close it, prints the day's figures and sweeps, and
 // skips the night to ten minutes before the next day's opening.
-func playFair(ctx context.Context, c *cli, r served, clk *clock.Shifted, fair *simulate.Fair) error {
+func playFair(ctx context.Context, c *cli, r served, clk *crowdClock, fair *simulate.Fair) error {
 	// The crowd goes through the store as the gateway's scans do (verified,
 	// judged by admission, decided by the same script); the live board sees
 	// it through the event log. A verdict that differs from the plan's
@@ -162,9 +164,11 @@ func playFair(ctx context.Context, c *cli, r served, clk *clock.Shifted, fair *s
 		if i > 0 {
 			clk.Skip(plan.Day.Open.Add(-10 * time.Minute).Sub(clk.Now()))
 		}
+		clk.hold(plan.Actions[len(plan.Actions)-1].Arrival())
 		if err := plan.Feed(ctx, clk, lenient); err != nil {
 			return err
 		}
+		clk.release()
 		clk.Skip(plan.Day.Closes.Sub(clk.Now()))
 		if err := awaitClosing(ctx, r, plan.Day.Date); err != nil {
 			return err
@@ -174,6 +178,39 @@ func playFair(ctx context.Context, c *cli, r served, clk *clock.Shifted, fair *s
 		}
 	}
 	return nil
+}
+
+// crowdClock is the demo's event clock: a clock.Shifted that, while a
+// day's crowd is being fed, never reads later than the day's last action,
+// so that a feed running behind the clock (a slow machine, a high --speed)
+// never sees the gateway close the day under it. Released, it runs on from
+// where it was held: the time it was held back is not skipped.
+type crowdClock struct {
+	*clock.Shifted
+	limit atomic.Int64 // Unix nanoseconds the clock may not pass; 0: none
+	lag   atomic.Int64 // nanoseconds it has been held back, in all
+}
+
+// Now is the shifted time less the time held back, held at the limit.
+func (c *crowdClock) Now() time.Time {
+	t := c.Shifted.Now().Add(-time.Duration(c.lag.Load()))
+	if l := c.limit.Load(); l != 0 && t.UnixNano() > l {
+		return time.Unix(0, l)
+	}
+	return t
+}
+
+func (c *crowdClock) hold(t time.Time) { c.limit.Store(t.UnixNano()) }
+
+// release lets the clock run on from the limit (or from where it is, if it
+// never reached it).
+func (c *crowdClock) release() {
+	if l := c.limit.Load(); l != 0 {
+		if over := c.Shifted.Now().Add(-time.Duration(c.lag.Load())).UnixNano() - l; over > 0 {
+			c.lag.Add(over)
+		}
+	}
+	c.limit.Store(0)
 }
 
 // awaitClosing waits until the ledger has closed the day.

@@ -117,8 +117,10 @@ func TestReportCommand(t *testing.T) {
 	}
 
 	// The same report through a gateway on the same data directory.
+	// Its clock stands before the day's closing, so the gateway does not
+	// close the day (which would add closed_at).
 	base, stop := startServing(t, "gateway", "--config", ouarzazate, "--data", data, "--listen", "127.0.0.1:0",
-		"--clock", "2025-09-18T09:00:00+01:00")
+		"--clock", "2025-09-17T21:30:00+01:00")
 	tok := mustStaffToken(t, data, token.Organizer)
 	code, viaGateway, stderr := runCLI(t, nil, "report", "--config", ouarzazate, "--gateway", base, "--token", tok,
 		"--day", "2025-09-17")

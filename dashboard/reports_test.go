@@ -193,7 +193,7 @@ func TestReportsPage(t *testing.T) {
 			if n := eval[int](p, `document.querySelectorAll('script').length`); n != 0 {
 				t.Errorf("%d scripts on the reports page, want none", n)
 			}
-			shot(t, p, "reports-"+tc.scope+"-"+tc.lang)
+			shot(t, p, "reports-"+tc.scope+"-"+tc.lang, tc.scope != "all")
 
 			// The print preview: the page as Chromium prints it on A4, each
 			// page an image beside the PDF. No navigation; table headers
@@ -209,8 +209,10 @@ func TestReportsPage(t *testing.T) {
 	}
 }
 
-// shot writes a screenshot of the whole page to $CROWDFLOW_ARTIFACTS.
-func shot(t *testing.T, p *tab, name string) {
+// shot writes a screenshot of the screen, or of the whole page, to
+// $CROWDFLOW_ARTIFACTS. The whole fair's page is some twenty screens long:
+// its print preview shows it all.
+func shot(t *testing.T, p *tab, name string, whole bool) {
 	t.Helper()
 	dir := artifacts(t)
 	ctx, cancel := context.WithTimeout(p.ctx, waitFor)
@@ -218,7 +220,11 @@ func shot(t *testing.T, p *tab, name string) {
 	// No scrollbar in the picture: Chromium puts it on the left of a
 	// right-to-left page, where it would shift the whole page.
 	eval[bool](p, `(document.documentElement.style.scrollbarWidth = 'none', true)`)
-	buf, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	take := chromedp.CaptureScreenshot()
+	if whole {
+		take = chromedp.FullScreenshot(100)
+	}
+	buf, err := chromedp.Run(ctx, take)
 	if err != nil || !bytes.HasPrefix(buf, []byte("\x89PNG")) {
 		t.Fatalf("screenshot: %v", err)
 	}
