@@ -50,10 +50,24 @@ func fillReportStore(ctx context.Context, ev *event.Event, eng ledger.Engine, n,
 	if err != nil {
 		return nil, err
 	}
-	visits := n / len(visitScans)
+	// Day by day, each day's visits from conc goroutines: a scan on a
+	// later day closes the days before it, so no day's scan may come after.
+	perDay := n / len(visitScans) / len(ev.Days)
+	for _, d := range ev.Days {
+		if err := fillDay(ctx, st, d, perDay, conc); err != nil {
+			return nil, err
+		}
+	}
+	visits := perDay * len(ev.Days)
+	return &reportStore{ev: ev, st: st, n: visits * len(visitScans)}, nil
+}
+
+// fillDay scans visits visits on day d, from conc goroutines.
+func fillDay(ctx context.Context, st *ledger.Store, d event.Day, visits, conc int) error {
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	errs := make(chan error, conc)
+	span := d.Close.Sub(d.Open) - 2*time.Hour
 	for range conc {
 		wg.Add(1)
 		go func() {
@@ -63,17 +77,15 @@ func fillReportStore(ctx context.Context, ev *event.Event, eng ledger.Engine, n,
 				if k >= visits {
 					return
 				}
-				d := ev.Days[k%len(ev.Days)]
-				span := d.Close.Sub(d.Open) - 2*time.Hour
 				// Arrivals spread over the day by a fixed stride, to the second.
-				arrive := d.Open.Add(time.Duration((k/len(ev.Days))*7919%int(span/time.Second)) * time.Second)
-				ticket := fmt.Sprintf("r%08x", k)
+				arrive := d.Open.Add(time.Duration(k*7919%int(span/time.Second)) * time.Second)
+				ticket := fmt.Sprintf("r%s-%08x", d.Date, k)
 				for i, s := range visitScans {
-					v, err := st.Scan(ctx, ledger.Scan{ID: fmt.Sprintf("r-%d-%d", k, i), Device: s.gate + "/1",
+					v, err := st.Scan(ctx, ledger.Scan{ID: fmt.Sprintf("r-%s-%d-%d", d.Date, k, i), Device: s.gate + "/1",
 						Gate: s.gate, Zone: s.zone, Direction: s.dir, Ticket: ticket, Type: "visitor", Reentry: true,
 						Precheck: checkin.Accepted, At: arrive.Add(s.after), DeviceAt: arrive.Add(s.after)})
 					if err == nil && v.Code != checkin.Accepted {
-						err = fmt.Errorf("report fill: visit %d scan %d: %s", k, i, v.Code)
+						err = fmt.Errorf("report fill: %s visit %d scan %d: %s", d.Date, k, i, v.Code)
 					}
 					if err != nil {
 						errs <- err
@@ -85,10 +97,7 @@ func fillReportStore(ctx context.Context, ev *event.Event, eng ledger.Engine, n,
 	}
 	wg.Wait()
 	close(errs)
-	if err := <-errs; err != nil {
-		return nil, err
-	}
-	return &reportStore{ev: ev, st: st, n: visits * len(visitScans)}, nil
+	return <-errs
 }
 
 // report builds and encodes the report of scope once.
@@ -140,8 +149,8 @@ func reportRows(ctx context.Context, o options, engine string, eng ledger.Engine
 		return nil, err
 	}
 	logTime := time.Since(t0)
-	if logged != rs.n {
-		return nil, fmt.Errorf("report rows: the log holds %d entries, want %d", logged, rs.n)
+	if logged < rs.n { // the scans, and a closing entry per day closed
+		return nil, fmt.Errorf("report rows: the log holds %d entries, want at least %d", logged, rs.n)
 	}
 	ref := result{rps: 1 / logTime.Seconds(), p50: logTime, p99: logTime, n: 1, concurrent: 1}
 	refName := fmt.Sprintf("read the log once (XRANGE, %d scans)", rs.n)
