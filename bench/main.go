@@ -109,7 +109,7 @@ func run(args []string, stdout io.Writer) error {
 	if *quick {
 		o.n, o.gwFor, o.gwN = 1000, time.Second, 500
 		o.live, o.liveFor = []int{20}, time.Second
-		o.reportScans, o.reportRuns = 4000, 3
+		o.reportScans, o.reportRuns = 4800, 3 // 200 visits of 4 scans on each of 6 days
 	}
 	rows, mem, err := measureAll(o)
 	if err != nil {
