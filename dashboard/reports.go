@@ -100,6 +100,9 @@ var reportTmpl = template.Must(template.New("reports.html").Funcs(template.FuncM
 	"gates": func(gs []report.Gate, scope string, p page) gateTable {
 		return gateTable{Gates: gs, Scope: scope, L: p.L, Lang: p.Lang}
 	},
+	"zones": func(zs []report.ZoneFigure, scope string, p page) zoneTable {
+		return zoneTable{Zones: zs, Names: p.R.Zones, Scope: scope, L: p.L, Lang: p.Lang}
+	},
 }).ParseFS(files, "pages/reports.html"))
 
 // hm is the local HH:MM of an RFC 3339 time (the report's times carry the
@@ -139,6 +142,16 @@ func itoa(n int) string { return strconv.Itoa(n) }
 // gateTable is what the "gates" template draws.
 type gateTable struct {
 	Gates []report.Gate
+	Scope string
+	L     map[string]string
+	Lang  string
+}
+
+// zoneTable is what the "zones" template draws: a day's zones, or the
+// whole fair's ("all").
+type zoneTable struct {
+	Zones []report.ZoneFigure
+	Names []report.Zone
 	Scope string
 	L     map[string]string
 	Lang  string

@@ -88,9 +88,7 @@ func cells(r *report.Report) map[string]string {
 			"peak_occupancy": z.PeakOccupancy, "tally_in": z.TallyIn, "tally_out": z.TallyOut, "swept": z.Swept} {
 			out[k+"."+name] = strconv.Itoa(v)
 		}
-		if !total {
-			out[k+".peak_at"] = hm(z.PeakAt, false)
-		}
+		out[k+".peak_at"] = hm(z.PeakAt, total)
 		out[k+".dwell_median_minutes"] = opt(z.DwellMedian)
 		out[k+".dwell_p90_minutes"] = opt(z.DwellP90)
 		for c, n := range z.Refusals {

@@ -51,6 +51,27 @@ func Find(exe string) (string, error) {
 		"(apt-get install chromium) or give the browser's path with --chromium", ErrNoChromium, strings.Join(Names, ", "))
 }
 
+// Headless are the options of a headless Chromium at exe with its profile
+// in dir, quiet (no background networking, updates, sync or first-run
+// screens) and able to run as root in a container; the page tests start
+// their browser with them too.
+func Headless(exe, dir string) []chromedp.ExecAllocatorOption {
+	return []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(exe),
+		chromedp.UserDataDir(dir),
+		chromedp.Flag("headless", true),
+		chromedp.Flag("no-sandbox", true), // runs as root in containers; the pages are our own
+		chromedp.Flag("disable-gpu", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("no-first-run", true),
+		chromedp.Flag("no-default-browser-check", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.Flag("disable-extensions", true),
+	}
+}
+
 // Render prints the HTML page to PDF on A4, with the page's backgrounds,
 // using the Chromium at exe ("": Find's choice). The page must be
 // self-contained: it is loaded from a temporary file, and any network
@@ -71,20 +92,7 @@ func Render(ctx context.Context, html []byte, exe string) ([]byte, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, renderTimeout)
 	defer cancel()
-	alloc, cancelAlloc := chromedp.NewExecAllocator(ctx,
-		chromedp.ExecPath(path),
-		chromedp.UserDataDir(filepath.Join(dir, "profile")),
-		chromedp.Flag("headless", true),
-		chromedp.Flag("no-sandbox", true), // runs as root in containers; the page is our own
-		chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("no-first-run", true),
-		chromedp.Flag("no-default-browser-check", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.Flag("disable-extensions", true),
-	)
+	alloc, cancelAlloc := chromedp.NewExecAllocator(ctx, Headless(path, filepath.Join(dir, "profile"))...)
 	defer cancelAlloc()
 	bctx, cancelB := chromedp.NewContext(alloc)
 	defer cancelB()
