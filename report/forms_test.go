@@ -41,6 +41,7 @@ func get(t *testing.T, url, tok string) (int, http.Header, []byte) {
 // into Redis give byte-identical JSON reports, read directly and through a
 // gateway, for one day and for the whole event.
 func TestSameEverywhere(t *testing.T) {
+	t.Parallel()
 	ev := MustEvent(t)
 	first, third := MustPlan(t, ev, "2025-09-17", 11), MustPlan(t, ev, "2025-09-19", 12)
 	emb := MustStore(t, ev, MustEmbedded(t))
@@ -84,6 +85,7 @@ func firstDiff(got, want []byte) string {
 // TestCSV: UTF-8 with a BOM, the columns, Arabic names as they are, and
 // the semicolon for French spreadsheets; the same from the gateway.
 func TestCSV(t *testing.T) {
+	t.Parallel()
 	ev := MustEvent(t)
 	st := MustStore(t, ev, MustEmbedded(t))
 	MustFeed(t, ev, st, MustPlan(t, ev, "2025-09-17", 13))
@@ -175,6 +177,7 @@ func itoa(n int) string { return strconv.Itoa(n) }
 // TestBadRequests: each bad request gets its status and a JSON error, and
 // changes nothing in the ledger.
 func TestBadRequests(t *testing.T) {
+	t.Parallel()
 	ev := MustEvent(t)
 	st := MustStore(t, ev, MustEmbedded(t))
 	MustFeed(t, ev, st, MustPlan(t, ev, "2025-09-17", 14))

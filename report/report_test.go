@@ -18,6 +18,7 @@ import (
 // real redis-server and checks every figure of the day's report against the
 // simulator's ground truth, which comes from its own model of the rules.
 func TestDayMatchesSimulation(t *testing.T) {
+	t.Parallel()
 	ev := MustEvent(t)
 	plan := MustPlan(t, ev, "2025-09-18", 7)
 	st := MustStore(t, ev, MustRedis(t))
@@ -176,6 +177,7 @@ func sortedMap(m map[string]int) string {
 // door without a scanner counted as swept, badges that came back on several
 // days counted once in the event's unique visitors.
 func TestFairMatchesSimulation(t *testing.T) {
+	t.Parallel()
 	ev := MustEvent(t)
 	var cfgs []simulate.Config
 	for _, cfg := range simulate.DefaultFair(ev, 100, 0) {
