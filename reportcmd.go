@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -109,6 +110,12 @@ func runReport(ctx context.Context, c *cli, args []string) error {
 			return fmt.Errorf("report from %s: %w", *gatewayURL, err)
 		}
 	} else {
+		if *redisURL == "" {
+			// A report reads a store; it never starts an empty one.
+			if _, err := os.Stat(filepath.Join(*data, "ledger")); err != nil {
+				return fmt.Errorf("no embedded store in %s (give the gateway's --data DIR, or --redis URL): %w", *data, err)
+			}
+		}
 		logger := slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 		st, closeStore, err := openLedger(ctx, ev, *redisURL, *data, logger)
 		if err != nil {

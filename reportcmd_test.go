@@ -160,6 +160,7 @@ func TestReportBadUsage(t *testing.T) {
 		"gateway no token":  {args: []string{"report", "--config", ouarzazate, "--gateway", "http://127.0.0.1:1", "--all"}, code: exitUsage, want: "--token"},
 		"gateway and redis": {args: []string{"report", "--config", ouarzazate, "--gateway", "http://127.0.0.1:1", "--token", "x", "--redis", "redis://127.0.0.1:1", "--all"}, code: exitUsage, want: "not with"},
 		"no config":         {args: []string{"report", "--all"}, code: exitUsage, want: "--config"},
+		"no store in data":  {args: []string{"report", "--config", ouarzazate, "--data", t.TempDir(), "--all"}, code: exitFailure, want: "no embedded store"},
 		"no chromium": {args: append(base[:len(base):len(base)], "--all", "--format", "pdf", "--out", filepath.Join(t.TempDir(), "x.pdf"),
 			"--chromium", "/nonexistent/chromium"), code: exitFailure, want: "apt-get install chromium"},
 	} {
