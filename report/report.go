@@ -317,6 +317,12 @@ func hours(ev *event.Event, d event.Day, f fields) []Hour {
 	order := slices.SortedFunc(maps.Keys(want), func(a, b int) int {
 		return cmp.Compare((a-open.Hour()+24)%24, (b-open.Hour()+24)%24)
 	})
+	// After the closing everyone is outside: an hour that ends after it
+	// ends empty, whoever the sweep took out.
+	var closed time.Time
+	if ms, err := strconv.ParseInt(f["|closed"], 10, 64); err == nil && ms > 0 {
+		closed = time.UnixMilli(ms)
+	}
 	occ := map[string]int{}
 	out := make([]Hour, 0, len(order))
 	for _, h := range order {
@@ -325,7 +331,10 @@ func hours(ev *event.Event, d event.Day, f fields) []Hour {
 		hr := Hour{Hour: hh, Start: stamp(at, loc), Zones: make([]HourFigure, 0, len(ev.Zones))}
 		for _, z := range ev.Zones {
 			p := z.ID + "|h" + hh + "|"
-			if f.has(p + "occ") {
+			switch {
+			case !closed.IsZero() && at.Add(time.Hour).After(closed):
+				occ[z.ID] = 0
+			case f.has(p + "occ"):
 				occ[z.ID] = f.int(p + "occ")
 			}
 			hr.Zones = append(hr.Zones, HourFigure{Zone: z.ID, Entries: f.int(p + "in"), Exits: f.int(p + "out"),

@@ -15,14 +15,17 @@ import (
 )
 
 // TestDayMatchesSimulation feeds a simulated fair day into a ledger on a
-// real redis-server and checks every figure of the day's report against the
-// simulator's ground truth, which comes from its own model of the rules.
+// real redis-server, closes it, and checks every figure of the day's report
+// against the simulator's ground truth, which comes from its own model of the rules.
 func TestDayMatchesSimulation(t *testing.T) {
 	t.Parallel()
 	ev := MustEvent(t)
 	plan := MustPlan(t, ev, "2025-09-18", 7)
 	st := MustStore(t, ev, MustRedis(t))
 	MustFeed(t, ev, st, plan)
+	if _, err := st.CloseDue(t.Context(), plan.Day.Closes, "test"); err != nil {
+		t.Fatal(err)
+	}
 	r, err := report.Build(t.Context(), st, ev, plan.Day.Date)
 	if err != nil {
 		t.Fatalf("build: %v", err)

@@ -20,7 +20,8 @@ type DayFigures struct {
 	// Zones are each zone's figures over the day.
 	Zones map[string]*ZoneDay
 	// Hours are each clock hour's figures ("HH" in the event's time zone)
-	// per zone; an hour in which nothing changed a zone has none for it.
+	// per zone; an hour in which nothing changed a zone has none for it,
+	// but for the hour of the closing, which ends with every zone empty.
 	Hours map[string]map[string]*HourFigures
 	// Gates are each gate's scans; a gate nobody used is absent.
 	Gates map[string]*GateDay
@@ -89,8 +90,8 @@ func (g *GateDay) Busiest() (minute string, scans int) {
 	return minute, scans
 }
 
-// Figures is the ground truth of the day's report: every action replayed
-// with the verdict the plan wants.
+// Figures is the ground truth of the day's report once the day has closed:
+// every action replayed with the verdict the plan wants, then the sweep.
 func (p *Plan) Figures() DayFigures {
 	m := newModel(p.ev)
 	f := newFigures(p.ev, p.Day.Date)
@@ -98,6 +99,18 @@ func (p *Plan) Figures() DayFigures {
 		f.apply(m, a.At, a.Gate, a.Offline, func() { p.replay(m, a) })
 	}
 	f.finish(m)
+	// The sweep empties every zone at closing: the hour of the closing
+	// ends empty.
+	hh := p.Day.Closes.In(p.ev.Location).Format("15")
+	if f.Hours[hh] == nil {
+		f.Hours[hh] = map[string]*HourFigures{}
+	}
+	for id := range f.Zones {
+		if f.Hours[hh][id] == nil {
+			f.Hours[hh][id] = &HourFigures{}
+		}
+		f.Hours[hh][id].Occupancy = 0
+	}
 	return f
 }
 
