@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"crowdflow/internal/ledgertest"
 	"crowdflow/report"
 	"crowdflow/token"
 )
@@ -44,8 +45,8 @@ func TestSameEverywhere(t *testing.T) {
 	t.Parallel()
 	ev := MustEvent(t)
 	first, third := MustPlan(t, ev, "2025-09-17", 11), MustPlan(t, ev, "2025-09-19", 12)
-	emb := MustStore(t, ev, MustEmbedded(t))
-	red := MustStore(t, ev, MustRedis(t))
+	emb := MustStore(t, ev, ledgertest.MustEmbedded(t))
+	red := MustStore(t, ev, ledgertest.MustRedis(t))
 	MustFeed(t, ev, emb, first, third)
 	MustFeed(t, ev, red, first, third)
 	gw := MustGateway(t, ev, red)
@@ -87,7 +88,7 @@ func firstDiff(got, want []byte) string {
 func TestCSV(t *testing.T) {
 	t.Parallel()
 	ev := MustEvent(t)
-	st := MustStore(t, ev, MustEmbedded(t))
+	st := MustStore(t, ev, ledgertest.MustEmbedded(t))
 	MustFeed(t, ev, st, MustPlan(t, ev, "2025-09-17", 13))
 	r, err := report.Build(t.Context(), st, ev, report.All)
 	if err != nil {
@@ -179,7 +180,7 @@ func itoa(n int) string { return strconv.Itoa(n) }
 func TestBadRequests(t *testing.T) {
 	t.Parallel()
 	ev := MustEvent(t)
-	st := MustStore(t, ev, MustEmbedded(t))
+	st := MustStore(t, ev, ledgertest.MustEmbedded(t))
 	MustFeed(t, ev, st, MustPlan(t, ev, "2025-09-17", 14))
 	gw := MustGateway(t, ev, st)
 	before, err := st.EventFields(t.Context())

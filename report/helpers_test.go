@@ -11,10 +11,7 @@ import (
 	"crowdflow/clock"
 	"crowdflow/event"
 	"crowdflow/gateway"
-	"crowdflow/internal/redistest"
 	"crowdflow/ledger"
-	"crowdflow/ledger/embedded"
-	"crowdflow/ledger/redisengine"
 	"crowdflow/report"
 	"crowdflow/simulate"
 	"crowdflow/token"
@@ -73,29 +70,6 @@ func MustStore(tb testing.TB, ev *event.Event, eng ledger.Engine) *ledger.Store 
 		tb.Fatalf("new store: %v", err)
 	}
 	return st
-}
-
-// MustEmbedded is an in-memory embedded engine, closed with tb.
-func MustEmbedded(tb testing.TB) ledger.Engine {
-	tb.Helper()
-	e, err := embedded.Open(embedded.Options{})
-	if err != nil {
-		tb.Fatalf("open embedded engine: %v", err)
-	}
-	tb.Cleanup(func() { _ = e.Close() })
-	return e
-}
-
-// MustRedis is an engine on a fresh redis-server of the test's own.
-func MustRedis(tb testing.TB) ledger.Engine {
-	tb.Helper()
-	srv := redistest.Start(tb, redistest.Options{})
-	e, err := redisengine.Open(tb.Context(), srv.URL())
-	if err != nil {
-		tb.Fatalf("open redis engine: %v", err)
-	}
-	tb.Cleanup(func() { _ = e.Close() })
-	return e
 }
 
 // MustFeed applies every action of the plans to st, in order, checking each

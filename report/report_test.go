@@ -10,6 +10,7 @@ import (
 
 	"crowdflow/checkin"
 	"crowdflow/event"
+	"crowdflow/internal/ledgertest"
 	"crowdflow/report"
 	"crowdflow/simulate"
 )
@@ -21,7 +22,7 @@ func TestDayMatchesSimulation(t *testing.T) {
 	t.Parallel()
 	ev := MustEvent(t)
 	plan := MustPlan(t, ev, "2025-09-18", 7)
-	st := MustStore(t, ev, MustRedis(t))
+	st := MustStore(t, ev, ledgertest.MustRedis(t))
 	MustFeed(t, ev, st, plan)
 	if _, err := st.CloseDue(t.Context(), plan.Day.Closes, "test"); err != nil {
 		t.Fatal(err)
@@ -192,7 +193,7 @@ func TestFairMatchesSimulation(t *testing.T) {
 	if err != nil {
 		t.Fatalf("plan the fair: %v", err)
 	}
-	st := MustStore(t, ev, MustRedis(t))
+	st := MustStore(t, ev, ledgertest.MustRedis(t))
 	for i, p := range fair.Days {
 		MustFeed(t, ev, st, p)
 		closed, err := st.CloseDue(t.Context(), ev.Days[i].Closes, "test")
