@@ -50,6 +50,7 @@ func commands() []command {
 		{"tickets", "issue signed QR tickets, or revoke tickets", runTickets},
 		{"token", "print a signed staff token for a device or a person", runToken},
 		{"gateway", "the service: scanner websocket, HTTP API and metrics", runGateway},
+		{"report", "the attendance report of a day or of the whole event: json, csv, html or pdf", runReport},
 		{"scanner", "the gate client: reads ticket payloads on stdin, shows verdicts, queues offline", runScanner},
 		{"day", "close an event day by hand: whoever is still inside is swept out", runDay},
 	}

@@ -2,9 +2,11 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -44,4 +46,53 @@ func metric(t *testing.T, base, series string) float64 {
 		}
 	}
 	return -1
+}
+
+// TestDemoDays runs `crowdflow demo --days 2` with a small crowd on a fast
+// clock: each day closes, the demo prints its figures and who was
+// swept out (the visitors who left by a door without a scanner), and the
+// second day starts empty.
+func TestDemoDays(t *testing.T) {
+	out := &lockedBuffer{}
+	// The demo's clock waits for the crowd, so however slow the machine no
+	// day closes before its crowd has gone through.
+	_, stop := startServingTo(t, out, "demo", "--listen", "127.0.0.1:0", "--speed", "10000", "--config", ouarzazate,
+		"--days", "2", "--scale", "0.05")
+	deadline := time.Now().Add(90 * time.Second)
+	for !strings.Contains(out.String(), "the simulated fair is over") {
+		if time.Now().After(deadline) {
+			t.Fatalf("after 90 s the demo printed:\n%s", out.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if code := stop(); code != exitOK {
+		t.Errorf("demo exit %d, want 0", code)
+	}
+	text := out.String()
+	for _, day := range []string{"2025-09-17", "2025-09-18"} {
+		if !strings.Contains(text, "day "+day+" closed: ") {
+			t.Errorf("no closing of %s in:\n%s", day, text)
+		}
+	}
+	if n := strings.Count(text, "swept out at closing (left unscanned): Fair site "); n != 2 {
+		t.Errorf("%d closings swept people from the site, want 2:\n%s", n, text)
+	}
+}
+
+// lockedBuffer is a bytes.Buffer for one writer and one reader goroutine.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

@@ -141,6 +141,7 @@ func serveGateway(ctx context.Context, c *cli, o serveOptions) error {
 	}
 	cfg.TicketKeys = []ed25519.PublicKey{pub}
 	cfg.UI = dashboard.Handler()
+	cfg.ReportPage = dashboard.ReportPage
 
 	logger := slog.New(slog.NewJSONHandler(c.stderr, &slog.HandlerOptions{Level: o.logLevel}))
 	st, closeStore, err := openLedger(ctx, ev, o.redisURL, o.data, logger)

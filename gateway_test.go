@@ -109,6 +109,13 @@ func TestGatewayTLS(t *testing.T) {
 // stop ends its context, as SIGTERM does, and returns its exit status.
 func startServing(t *testing.T, args ...string) (base string, stop func() int) {
 	t.Helper()
+	return startServingTo(t, io.Discard, args...)
+}
+
+// startServingTo is startServing, with what the subcommand prints after
+// its URL copied to out.
+func startServingTo(t *testing.T, out io.Writer, args ...string) (base string, stop func() int) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	outR, outW := io.Pipe()
 	done := make(chan int, 1)
@@ -123,7 +130,7 @@ func startServing(t *testing.T, args ...string) (base string, stop func() int) {
 			break
 		}
 	}
-	go func() { _, _ = io.Copy(io.Discard, outR) }()
+	go func() { _, _ = io.Copy(out, outR) }()
 	stopped, code := false, 0
 	stop = func() int {
 		if stopped {

@@ -32,16 +32,16 @@ func runKeys(_ context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	report(c, created, filepath.Join(*data, "ticket.key"), "ticket signing key")
+	sayCreated(c, created, filepath.Join(*data, "ticket.key"), "ticket signing key")
 	created, err = createTokenSecret(*data)
 	if err != nil {
 		return err
 	}
-	report(c, created, filepath.Join(*data, tokenSecretFile), "staff token secret")
+	sayCreated(c, created, filepath.Join(*data, tokenSecretFile), "staff token secret")
 	return nil
 }
 
-func report(c *cli, created bool, path, what string) {
+func sayCreated(c *cli, created bool, path, what string) {
 	if created {
 		fmt.Fprintf(c.stdout, "created %s: %s\n", what, path)
 	} else {

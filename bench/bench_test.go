@@ -149,12 +149,15 @@ func TestQuickRunRendersEveryRow(t *testing.T) {
 		"| live clients | RSS before → after (one process) |",
 		"\n| 20 | ",
 		"- Live clients: the file-descriptor limit",
+		"| Report of one day, Redis, 4800 scans in the log | 1 |",
+		"| Report of the whole fair (6 days), embedded, 4800 scans in the log | 1 |",
+		"read the log once (XRANGE, 4800 scans)",
 	} {
 		if !strings.Contains(table, want) {
 			t.Errorf("the table lacks %q:\n%s", want, table)
 		}
 	}
-	if got, want := strings.Count("\n"+table, "\n| "), 17; got != want {
+	if got, want := strings.Count("\n"+table, "\n| "), 21; got != want {
 		t.Errorf("got %d table lines, want %d:\n%s", got, want, table)
 	}
 	b, err := os.ReadFile(out)

@@ -88,6 +88,9 @@ type options struct {
 	cf      bool          // measure Centrifugo beside the live rows (installing it the first time)
 	// liveTick is the gateways' coalescing window (gateway.Config.LiveTick).
 	liveTick time.Duration
+	// reportScans are the scans in the log of the report rows, reportRuns
+	// the reports measured on it.
+	reportScans, reportRuns int
 }
 
 func run(args []string, stdout io.Writer) error {
@@ -106,6 +109,8 @@ func run(args []string, stdout io.Writer) error {
 	fs.DurationVar(&o.liveTick, "live-tick", gateway.DefaultLiveTick, "the gateways' live coalescing window (at most one update per window per client under load)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file (go tool pprof)")
 	traceFile := fs.String("trace", "", "write an execution trace of the run to this file (go tool trace)")
+	fs.IntVar(&o.reportScans, "report-scans", 1000000, "scans in the event log of the report rows")
+	fs.IntVar(&o.reportRuns, "report-runs", 20, "reports measured in each report row")
 	quick := fs.Bool("quick", false, "a smoke run of a few seconds: tiny counts, figures not worth recording")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -120,6 +125,7 @@ func run(args []string, stdout io.Writer) error {
 	if *quick {
 		o.n, o.gwFor, o.gwN = 1000, time.Second, 500
 		o.live, o.liveFor = []int{20}, time.Second
+		o.reportScans, o.reportRuns = 4800, 3 // 200 visits of 4 scans on each of 6 days
 	}
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
@@ -263,6 +269,28 @@ func measureAll(o options) (rows []row, mem string, err error) {
 	rows = append(rows, cRows...)
 	mem = renderMemory(liveRes, fdNote) + cMem
 
+	// Reports: one day and the whole fair with a million scans in the log,
+	// against one read of that log, on Redis and on the embedded store.
+	if err := eng.Client().FlushAll(ctx).Err(); err != nil {
+		return nil, "", err
+	}
+	repRows, err := reportRows(ctx, o, "Redis", eng)
+	if err != nil {
+		return nil, "", err
+	}
+	if err := eng.Client().FlushAll(ctx).Err(); err != nil {
+		return nil, "", err
+	}
+	repEmb, err := embedded.Open(embedded.Options{})
+	if err != nil {
+		return nil, "", err
+	}
+	embRows, err := reportRows(ctx, o, "embedded", repEmb)
+	repEmb.Close()
+	if err != nil {
+		return nil, "", err
+	}
+
 	// The embedded store runs the same script in process: in memory (a
 	// demo), and with its journal fsynced before each verdict (a venue).
 	for _, journal := range []bool{false, true} {
@@ -304,7 +332,8 @@ func measureAll(o options) (rows []row, mem string, err error) {
 			rows = append(rows, row{what: what, ref: refName, got: got, base: ref})
 		}
 	}
-	return rows, mem, nil
+	rows = append(rows, repRows...)
+	return append(rows, embRows...), mem, nil
 }
 
 // gatewayRows measures one gateway on eng: a short warm-up (not recorded),

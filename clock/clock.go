@@ -6,6 +6,7 @@ package clock
 
 import (
 	"fmt"
+	"sync/atomic"
 	"time"
 )
 
@@ -23,9 +24,13 @@ func (Real) Now() time.Time { return time.Now() }
 // Shifted starts at Start when it is made and runs Speed times faster than
 // the wall clock.
 type Shifted struct {
-	start, origin time.Time
-	speed         float64
-	wall          func() time.Time
+	origin time.Time
+	speed  float64
+	wall   func() time.Time
+	// skipped is how far Skip has moved the clock forward, in nanoseconds:
+	// atomic, as Now is read from every goroutine.
+	skipped atomic.Int64
+	start   time.Time
 }
 
 // New returns a clock that reads start now and runs speed times faster than
@@ -48,7 +53,15 @@ func New(start time.Time, speed float64, wall func() time.Time) (*Shifted, error
 // Now is the event time.
 func (c *Shifted) Now() time.Time {
 	elapsed := c.wall().Sub(c.origin)
-	return c.start.Add(time.Duration(float64(elapsed) * c.speed))
+	return c.start.Add(time.Duration(float64(elapsed)*c.speed) + time.Duration(c.skipped.Load()))
+}
+
+// Skip moves the clock forward by d at once (a demo skips the night
+// between two fair days); it never moves it back.
+func (c *Shifted) Skip(d time.Duration) {
+	if d > 0 {
+		c.skipped.Add(int64(d))
+	}
 }
 
 // Speed is how many times faster than the wall clock it runs.

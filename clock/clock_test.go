@@ -40,3 +40,20 @@ func TestShifted(t *testing.T) {
 		t.Errorf("zero start: got %v, want the wall clock %v", c.Now(), wall.Now())
 	}
 }
+
+// TestShiftedSkip: Skip moves the clock forward at once and keeps its speed;
+// a negative skip changes nothing.
+func TestShiftedSkip(t *testing.T) {
+	wall := clock.NewManual(time.Date(2026, 11, 28, 20, 0, 0, 0, time.UTC))
+	start := time.Date(2025, 9, 17, 22, 30, 0, 0, time.UTC)
+	c, err := clock.New(start, 60, wall.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Skip(11 * time.Hour)
+	c.Skip(-time.Hour)
+	wall.Advance(time.Minute)
+	if got, want := c.Now(), start.Add(12*time.Hour); !got.Equal(want) {
+		t.Errorf("got %v, want %v", got, want)
+	}
+}

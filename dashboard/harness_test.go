@@ -15,7 +15,6 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -34,6 +33,7 @@ import (
 	"crowdflow/gateway"
 	"crowdflow/ledger"
 	"crowdflow/ledger/embedded"
+	"crowdflow/pdf"
 	"crowdflow/ticket"
 	"crowdflow/token"
 )
@@ -102,6 +102,7 @@ func mustFair(tb testing.TB) *fair {
 	cfg := gateway.DefaultConfig()
 	cfg.TicketKeys = []ed25519.PublicKey{ticketPub}
 	cfg.UI = dashboard.Handler()
+	cfg.ReportPage = dashboard.ReportPage
 	cfg.ShutdownTimeout = 2 * time.Second
 	cfg.DrainWait = 50 * time.Millisecond
 	cfg.CloseWait = 100 * time.Millisecond
@@ -295,17 +296,12 @@ type chromium struct {
 
 var browser chromium
 
-// chromiumNames are the executables tried, in order.
-var chromiumNames = []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "headless_shell"}
-
 func findChromium() (string, error) {
-	for _, n := range chromiumNames {
-		if p, err := exec.LookPath(n); err == nil {
-			return p, nil
-		}
+	exe, err := pdf.Find("")
+	if err != nil {
+		return "", fmt.Errorf("the browser tests need Chromium: run `make test`, which installs it: %w", err)
 	}
-	return "", fmt.Errorf("no Chromium found (looked for %s on PATH): the browser tests need it; "+
-		"run `make test`, which installs it, or as root `apt-get install chromium`", strings.Join(chromiumNames, ", "))
+	return exe, nil
 }
 
 func (b *chromium) close() {
@@ -339,19 +335,7 @@ func startBrowser() error {
 	if err := writeTicketVideo(video, cameraTick); err != nil {
 		return err
 	}
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(exe),
-		chromedp.UserDataDir(filepath.Join(dir, "profile")),
-		chromedp.Flag("headless", true),
-		chromedp.Flag("no-sandbox", true),
-		chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("no-first-run", true),
-		chromedp.Flag("no-default-browser-check", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.Flag("disable-extensions", true),
+	opts := append(pdf.Headless(exe, filepath.Join(dir, "profile")),
 		chromedp.Flag("mute-audio", true),
 		chromedp.Flag("use-fake-ui-for-media-stream", true),
 		chromedp.Flag("use-fake-device-for-media-stream", true),
@@ -360,7 +344,7 @@ func startBrowser() error {
 		// Every name but loopback resolves to nothing: a page that goes
 		// astray (the open-redirect test) reaches no other host.
 		chromedp.Flag("host-resolver-rules", "MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost"),
-	}
+	)
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelCtx := chromedp.NewContext(allocCtx)
 	browser.ctx = ctx

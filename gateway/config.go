@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"crowdflow/report"
 	"crypto/ed25519"
 	"errors"
 	"fmt"
@@ -150,6 +151,10 @@ type Config struct {
 	// the CLI sets it to the dashboard's handler. Without it those paths
 	// answer 404.
 	UI http.Handler
+	// ReportPage draws the reports page (GET /reports) of a report the
+	// gateway has read for an organizer; the CLI sets it to the
+	// dashboard's. Without it /reports answers 404.
+	ReportPage func(w http.ResponseWriter, r *http.Request, rep *report.Report)
 	// TicketKeys are the event's ticket verifying keys, published in
 	// /api/v1/event so that a scanner can check tickets while offline.
 	// Public keys only: never a private key.

@@ -156,6 +156,8 @@ func (s *Server) routes() http.Handler {
 		{"GET", "/api/v1/event", http.HandlerFunc(s.serveEvent)},
 		{"GET", "/api/v1/revoked", http.HandlerFunc(s.serveRevoked)},
 		{"POST", "/api/v1/revoke", http.HandlerFunc(s.serveRevoke)},
+		{"GET", "/api/v1/report", http.HandlerFunc(s.serveReport)},
+		{"GET", "/reports", http.HandlerFunc(s.serveReportsPage)},
 		{"GET", "/healthz", http.HandlerFunc(s.serveHealth)},
 		{"GET", "/readyz", http.HandlerFunc(s.serveReady)},
 	}

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"crowdflow/ledger"
+	"crowdflow/report"
 )
 
 // Store is what the gateway needs of the ledger (*ledger.Store on Redis or
@@ -41,4 +42,6 @@ type Store interface {
 	Revoked(ctx context.Context) ([]string, error)
 	// Ping reports whether the store answers.
 	Ping(ctx context.Context) error
+	// DayFields and EventFields read the report counters (report.Source).
+	report.Source
 }

@@ -96,13 +96,33 @@ func (s *Store) Snapshot(ctx context.Context) (map[string]*Counters, int64, erro
 // DayFields reads the raw report counters of one day (YYYY-MM-DD, local to
 // the event): "<zone>|in", "<zone>|h10|occ" and so on, as scan.lua writes them.
 func (s *Store) DayFields(ctx context.Context, date string) (map[string]string, error) {
-	res, err := s.eng.Eval(ctx, ReadScript, []string{s.keys.day(date)}, "day")
+	out, err := s.readHash(ctx, s.keys.day(date), "day")
 	if err != nil {
 		return nil, fmt.Errorf("read day %s: %w", date, err)
 	}
+	return out, nil
+}
+
+// EventFields reads the raw event-wide counters of the zones hash:
+// "<zone>|in", "<zone>|uv", "<zone>|swept" and so on, as the scripts write
+// them. Reports read the fields Counters does not parse with it.
+func (s *Store) EventFields(ctx context.Context) (map[string]string, error) {
+	out, err := s.readHash(ctx, s.keys.zones, "counters")
+	if err != nil {
+		return nil, fmt.Errorf("read counters: %w", err)
+	}
+	return out, nil
+}
+
+// readHash reads a whole hash through read.lua's view of it, as a map.
+func (s *Store) readHash(ctx context.Context, key, view string) (map[string]string, error) {
+	res, err := s.eng.Eval(ctx, ReadScript, []string{key}, view)
+	if err != nil {
+		return nil, err
+	}
 	fields, err := stringList(res)
 	if err != nil {
-		return nil, fmt.Errorf("read day %s: %w", date, err)
+		return nil, err
 	}
 	out := make(map[string]string, len(fields)/2)
 	for i := 0; i+1 < len(fields); i += 2 {

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs the real components the tests run against, when they are missing:
 # redis-server (and redis-benchmark, for make bench), and Chromium, which the
-# dashboard's browser tests drive headless; for the deployment kit's tests
-# (deployments/): Prometheus and promtool, Alertmanager and amtool, Caddy
-# (caddy validate) and systemd-analyze. Debian packages, through apt-get
+# dashboard's browser tests drive headless (and crowdflow report --format pdf
+# prints with); poppler-utils, which reads the report PDFs back; for the
+# deployment kit's tests (deployments/): Prometheus and promtool, Alertmanager
+# and amtool, Caddy (caddy validate) and systemd-analyze. Debian packages, through apt-get
 # when run as root; otherwise it says what to install and fails.
 set -euo pipefail
 
@@ -18,6 +19,8 @@ command -v prometheus-alertmanager >/dev/null || command -v alertmanager >/dev/n
 command -v amtool >/dev/null || need+=(prometheus-alertmanager)
 command -v caddy >/dev/null || need+=(caddy)
 command -v systemd-analyze >/dev/null || need+=(systemd)
+# The reports' PDF tests read the PDFs back with poppler's pdftotext and pdftoppm.
+command -v pdftotext >/dev/null && command -v pdftoppm >/dev/null || need+=(poppler-utils)
 
 # Each package once (amtool and alertmanager come in the same one).
 mapfile -t need < <(printf '%s\n' "${need[@]}" | awk 'NF && !seen[$0]++')

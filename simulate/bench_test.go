@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"crowdflow/admission"
+	"crowdflow/internal/ledgertest"
 	"crowdflow/ledger"
 	"crowdflow/simulate"
 )
@@ -46,7 +47,7 @@ func BenchmarkFeedEmbedded(b *testing.B) {
 	for b.Loop() {
 		if i == len(p.Actions) {
 			b.StopTimer()
-			st, err := ledger.New(admission.LedgerConfig(ev), embeddedEngine(b))
+			st, err := ledger.New(admission.LedgerConfig(ev), ledgertest.MustEmbedded(b))
 			if err != nil {
 				b.Fatal(err)
 			}

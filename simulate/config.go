@@ -24,6 +24,14 @@ type Show struct {
 // End is when the show ends.
 func (s Show) End() time.Time { return s.Start.Add(s.Duration) }
 
+// Outage is a time when a gate's scanner is offline: it decides on its own
+// (an exit is always let through) and uploads its scans when it is back,
+// a minute after Until, the newest first.
+type Outage struct {
+	Gate        string
+	From, Until time.Time
+}
+
 // Session is one training workshop: its participants go in a little before
 // Start and come out at Start+Duration.
 type Session struct {
@@ -87,6 +95,17 @@ type Config struct {
 	// ReentryShare is the share of visitors who go out for a while (lunch,
 	// prayer, the afternoon heat) and come back.
 	ReentryShare float64
+	// Outages are times when an exit gate of the site is offline. Only
+	// visitors leaving for the day use an offline exit (those who step
+	// out for a while take another door), and one in five of them is
+	// scanned twice, a few seconds apart (the reader beeped faintly): the
+	// upload, newest first, makes the first scan of the two superseded.
+	Outages []Outage
+	// UnscannedExitShare is the share of visitors who leave for the day
+	// through a door without a scanner: their exit is never scanned, the
+	// ledger has them inside until the day closes and sweeps them out.
+	// DefaultConfig leaves it at 0 (a day that empties); DefaultFair sets it.
+	UnscannedExitShare float64
 
 	// Entrances and Exits are gates of the site. Everyone enters by an
 	// entrance; most leave by an exit, a few by an entrance.
@@ -213,6 +232,22 @@ func DefaultConfig(ev *event.Event, day string) Config {
 	return cfg
 }
 
+// Scaled is c with every count of people (and each show's draw) multiplied
+// by f, rounded down: a smaller crowd for a quick demo or test, with every
+// kind of person and slip still in it while f keeps them at 1 or more.
+func (c Config) Scaled(f float64) Config {
+	scale := func(n *int) { *n = int(float64(*n) * f) }
+	for _, n := range []*int{&c.Visitors, &c.Walkins, &c.Exhibitors, &c.Staff, &c.Press, &c.Guests,
+		&c.WorkshopParticipants, &c.Forged, &c.WrongDay, &c.EarlyArrivals, &c.DoubleScans, &c.WrongDoor} {
+		scale(n)
+	}
+	c.Shows = slices.Clone(c.Shows)
+	for i := range c.Shows {
+		scale(&c.Shows[i].Draw)
+	}
+	return c
+}
+
 // eventDay returns the event day with the given date.
 func eventDay(ev *event.Event, date string) (event.Day, bool) {
 	for _, d := range ev.Days {
@@ -259,7 +294,7 @@ func (c Config) Validate(ev *event.Event) error {
 	for _, s := range []struct {
 		field string
 		x     float64
-	}{{"sibling_share", c.SiblingShare}, {"reentry_share", c.ReentryShare}} {
+	}{{"sibling_share", c.SiblingShare}, {"reentry_share", c.ReentryShare}, {"unscanned_exit_share", c.UnscannedExitShare}} {
 		if !(s.x >= 0 && s.x <= 1) {
 			bad(s.field, "%g: want 0 to 1", s.x)
 		}
@@ -305,6 +340,15 @@ func (c Config) Validate(ev *event.Event) error {
 		}
 		if len(c.Sessions) == 0 {
 			bad("sessions", "workshop participants but no session")
+		}
+	}
+	for i, o := range c.Outages {
+		switch {
+		case !slices.Contains(c.Exits, o.Gate):
+			bad(fmt.Sprintf("outages[%d]", i), "%q is not one of the exits", o.Gate)
+		case ok && (o.From.Before(day.Open) || !o.Until.After(o.From) || o.Until.After(day.Close.Add(-lastCall))):
+			bad(fmt.Sprintf("outages[%d]", i), "%s to %s: want a time between opening and %s before closing",
+				o.From.In(ev.Location).Format("15:04"), o.Until.In(ev.Location).Format("15:04"), lastCall)
 		}
 	}
 	if ok {

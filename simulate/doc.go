@@ -69,6 +69,33 @@
 //     since entry is free, and people trying a door their ticket does not
 //     open (no_access).
 //
+// # A fair of several days
+//
+// NewFair plans several days (DefaultFair: the six of the Ouarzazate fair),
+// each on its own, since each starts empty once the day before has closed.
+// Exhibitors, staff, guests and press keep the same badge every day (their
+// ids come from a stream of the seed and the event, not of the day), so the
+// event's unique visitors are fewer than the sum of the days'. Two things
+// that happen on every real day are in DefaultFair and off in
+// DefaultConfig:
+//
+//   - UnscannedExitShare: visitors who leave for the day by a door without
+//     a scanner. The ledger keeps them inside until the closing sweeps them
+//     out; DayFigures counts them as swept in their place and every zone
+//     above it.
+//   - Outages: an exit's scanner offline for a while. It lets people out on
+//     its own and uploads its scans a minute after it is back, newest
+//     first, with their device times; one offline exit in five is scanned
+//     twice, so the older twin arrives after the newer one and is
+//     superseded: counted in the exits of the gate's zone, moving nobody.
+//
+// Plan.Figures is the ground truth of a day's attendance report
+// (CONTRACT §7): per zone entries, exits, unique visitors, peak and when,
+// tallies, refusals by code, the completed stays in whole minutes (dwell),
+// the sweep; per hour and zone the crossings and the occupancy; per gate
+// the scans per minute and offline uploads. It replays the actions in the
+// order the ledger gets them, each counted at its own (device) time.
+//
 // # Verdicts and flags
 //
 // Want is every code the rules can give to what the plan does: accepted,

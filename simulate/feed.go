@@ -24,7 +24,7 @@ type SinkFunc func(ctx context.Context, a Action) error
 func (f SinkFunc) Apply(ctx context.Context, a Action) error { return f(ctx, a) }
 
 // Feed gives sink every action of the plan, in order, each once clk.Now()
-// has reached its At. It returns nil when all are applied, the sink's error
+// has reached its Arrival (its At, or an offline scan's Upload). It returns nil when all are applied, the sink's error
 // wrapped, or ctx's error once it ends.
 //
 // How it waits depends on the clock:
@@ -39,7 +39,7 @@ func (f SinkFunc) Apply(ctx context.Context, a Action) error { return f(ctx, a) 
 // once, in order.
 func (p *Plan) Feed(ctx context.Context, clk clock.Clock, sink Sink) error {
 	for _, a := range p.Actions {
-		if err := waitFor(ctx, clk, a.At); err != nil {
+		if err := waitFor(ctx, clk, a.Arrival()); err != nil {
 			return err
 		}
 		if err := sink.Apply(ctx, a); err != nil {
@@ -128,7 +128,8 @@ func (s *storeSink) Apply(ctx context.Context, a Action) error {
 			Delta: a.Delta, At: a.At, DeviceAt: a.At})
 	} else {
 		sc, _ := s.judge.Scan(admission.Request{ID: a.ID, Device: a.Device, Gate: a.Gate,
-			GateAllowed: s.gates(a.Gate), Direction: a.Direction, Payload: a.Payload, DeviceAt: a.At}, a.At)
+			GateAllowed: s.gates(a.Gate), Direction: a.Direction, Payload: a.Payload, DeviceAt: a.At,
+			Offline: a.Offline, Decided: a.Decided}, a.Arrival())
 		v, err = s.st.Scan(ctx, sc)
 	}
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"crowdflow/admission"
 	"crowdflow/checkin"
 	"crowdflow/clock"
+	"crowdflow/internal/ledgertest"
 	"crowdflow/ledger"
 	"crowdflow/simulate"
 )
@@ -170,7 +171,7 @@ func TestStoreSinkChecksVerdicts(t *testing.T) {
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			st, err := ledger.New(admission.LedgerConfig(ev), embeddedEngine(t))
+			st, err := ledger.New(admission.LedgerConfig(ev), ledgertest.MustEmbedded(t))
 			if err != nil {
 				t.Fatal(err)
 			}

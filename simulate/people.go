@@ -811,14 +811,82 @@ func (p *planner) out(a *agent, now time.Time, z *event.Zone) {
 
 // leave: out of the site, for the day. ASSUMPTION: one in seven leaves by
 // the entrance, the others by the exit.
+//
+// A share of visitors (UnscannedExitShare) leave through a door that has
+// no scanner: no scan, and the ledger keeps them inside until closing.
 func (p *planner) leave(a *agent, now time.Time) {
-	p.scan(a, now, p.exitGate(0.15), checkin.Out, "")
+	if p.cfg.UnscannedExitShare > 0 && a.tk != nil && a.tk.id != "" && a.tk.typ.ID == "visitor" &&
+		p.chance(p.cfg.UnscannedExitShare) {
+		p.unscanned[a.tk.id] = true
+		return
+	}
+	g := p.exitGate(0.15)
+	if o := p.outage(g, now); o != nil && a.tk != nil {
+		p.offlineExit(a, now, g, o)
+		return
+	}
+	p.scan(a, now, g, checkin.Out, "")
+}
+
+// outage is the outage of gate g at now, or nil.
+func (p *planner) outage(g *event.Gate, now time.Time) *Outage {
+	for i, o := range p.cfg.Outages {
+		if o.Gate == g.ID && !now.Before(o.From) && now.Before(o.Until) {
+			return &p.cfg.Outages[i]
+		}
+	}
+	return nil
+}
+
+// offlineExit: a leaves by g while it is offline. The scanner lets them
+// through on its own (an exit is never refused) and keeps the scan, one in
+// five twice; the ledger learns of it when g is back online, a minute
+// after the outage, newest scan first.
+func (p *planner) offlineExit(a *agent, now time.Time, g *event.Gate, o *Outage) {
+	dev := p.device(g)
+	k := slices.Index(p.cfg.Outages, *o)
+	p.offline[k] = append(p.offline[k], Action{At: now, Person: a.id, Device: dev, Gate: g.ID,
+		Direction: checkin.Out, Payload: a.tk.payload, Ticket: a.tk.id, Type: a.tk.typ.ID, Zone: g.Zone,
+		Offline: true, Decided: checkin.Accepted})
+	if p.chance(0.2) {
+		again := now.Add(time.Duration(2+p.rng.IntN(5)) * time.Second)
+		p.offline[k] = append(p.offline[k], Action{At: again, Person: a.id, Device: dev, Gate: g.ID,
+			Direction: checkin.Out, Payload: a.tk.payload, Ticket: a.tk.id, Type: a.tk.typ.ID, Zone: g.Zone,
+			Offline: true, Decided: checkin.Accepted})
+	}
+}
+
+// uploadOutage plans the upload of outage k's scans, newest first, at now:
+// each is judged as the ledger judges an upload, on what it knows then.
+func (p *planner) uploadOutage(k int, now time.Time) {
+	q := p.offline[k]
+	slices.SortStableFunc(q, func(x, y Action) int { return y.At.Compare(x.At) })
+	for _, a := range q {
+		gz := p.ev.Zone(a.Zone)
+		a.ID, a.Upload, a.Want = p.nextID(), now, checkin.Accepted
+		if p.m.superseded(a.Ticket, a.At) {
+			p.m.countSuperseded(gz, a.Direction)
+			a.WantFlags = checkin.Flags{checkin.Offline, checkin.Superseded}
+		} else {
+			to, flags := p.m.exitMove(true, p.m.place[a.Ticket], gz)
+			a.WantFlags = append(checkin.Flags{checkin.Offline}, flags...)
+			p.m.move(a.Ticket, a.Type, to, a.At)
+			p.m.scanned(a.Ticket, a.At)
+		}
+		slices.Sort(a.WantFlags)
+		p.acts = append(p.acts, a)
+	}
+	p.offline[k] = nil
 }
 
 // goAway: out of the site for a while; back through an entrance, if there
 // is still time.
 func (p *planner) goAway(a *agent, now time.Time, s stop) {
-	p.scan(a, now, p.exitGate(0.5), checkin.Out, "")
+	g := p.exitGate(0.5)
+	if p.outage(g, now) != nil {
+		g = p.entrance() // people stepping out for a while take a door that works
+	}
+	p.scan(a, now, g, checkin.Out, "")
 	back := now.Add(s.dwell)
 	if back.Before(a.leaveBy.Add(-20 * time.Minute)) {
 		p.at(back, func(now time.Time) { p.arrive(a, now) })

@@ -48,6 +48,13 @@ type Action struct {
 	ID string
 	// Want is the verdict the rules give.
 	Want checkin.Code
+	// Offline marks a scan an offline gate decided on its own (Decided)
+	// and uploads at Upload, when it is back online: late, and each
+	// outage's scans in reverse order. At stays the device's time of the
+	// scan.
+	Offline bool
+	Decided checkin.Code
+	Upload  time.Time
 	// WantFlags are the flags the rules give, sorted; nil for none. The
 	// plan makes moved_from_sibling (an entry from a sibling zone), and
 	// would make not_inside, unverified, implicit_entry and clamped if its
@@ -58,6 +65,15 @@ type Action struct {
 
 // IsTally reports whether the action is a tally rather than a scan.
 func (a Action) IsTally() bool { return a.Delta != 0 }
+
+// Arrival is when the ledger gets the action: its upload for an offline
+// scan, else its time.
+func (a Action) Arrival() time.Time {
+	if a.Offline {
+		return a.Upload
+	}
+	return a.At
+}
 
 // Peak is a zone's highest occupancy and when it first reached it.
 type Peak struct {
@@ -72,13 +88,18 @@ type Plan struct {
 	Config Config
 	// Day is the simulated day.
 	Day event.Day
-	// Actions are sorted by At; actions at the same second keep the order
-	// the rules must see them in (the planner's, which is deterministic).
+	// Actions are sorted by Arrival (At, but for the offline uploads);
+	// actions arriving at the same second keep the order the rules must
+	// see them in (the planner's, which is deterministic).
 	Actions []Action
 	// People is how many persons act.
 	People int
 	// Peaks are each zone's highest occupancy over the day.
 	Peaks map[string]Peak
+	// Unscanned is how many visitors left through a door without a
+	// scanner (Config.UnscannedExitShare): still inside for the ledger
+	// after the last action, swept out at closing.
+	Unscanned int
 
 	ev *event.Event
 }
@@ -100,18 +121,28 @@ func NewPlan(ev *event.Event, key ed25519.PrivateKey, cfg Config) (*Plan, error)
 	if err := p.populate(); err != nil {
 		return nil, fmt.Errorf("plan %s: %w", cfg.Day, err)
 	}
+	for k, o := range cfg.Outages {
+		p.at(o.Until.Add(time.Minute), func(now time.Time) { p.uploadOutage(k, now) })
+	}
 	p.run()
 	if p.err != nil {
 		return nil, fmt.Errorf("plan %s: %w", cfg.Day, p.err)
 	}
-	// Everybody leaves before closing: a plan that leaves someone inside
-	// is a bug in the planner, not a day to test with.
-	for _, z := range ev.Zones {
-		if c := p.m.counts[z.ID]; c.Occupancy != 0 {
-			return nil, fmt.Errorf("plan %s: %w: %d still in %s at the end of the day", cfg.Day, errPlanner, c.Occupancy, z.ID)
+	// Everybody leaves before closing, but for those who left through a
+	// door without a scanner (the closing sweeps them): anyone else still
+	// inside is a bug in the planner, not a day to test with.
+	for id := range p.m.place {
+		if !p.unscanned[id] {
+			return nil, fmt.Errorf("plan %s: %w: ticket %s still in %s at the end of the day", cfg.Day, errPlanner, id, p.m.place[id].ID)
 		}
 	}
-	return &Plan{Config: cfg, Day: p.day, Actions: p.acts, People: len(p.people), Peaks: p.m.peaks, ev: ev}, nil
+	for _, z := range ev.Zones {
+		if b := p.m.tally[z.ID]; b != 0 {
+			return nil, fmt.Errorf("plan %s: %w: a tally balance of %d in %s at the end of the day", cfg.Day, errPlanner, b, z.ID)
+		}
+	}
+	return &Plan{Config: cfg, Day: p.day, Actions: p.acts, People: len(p.people), Peaks: p.m.peaks,
+		Unscanned: len(p.unscanned), ev: ev}, nil
 }
 
 // errPlanner marks a plan that breaks its own invariants.
@@ -123,21 +154,32 @@ var errPlanner = errors.New("planner bug")
 // that all earlier actions left. A refusal changes what the person does
 // next, so the plan stays consistent with the rules.
 type planner struct {
-	ev   *event.Event
-	cfg  Config
-	day  event.Day
-	key  ed25519.PrivateKey
-	rng  *rand.Rand
-	ids  io.Reader // ticket ids
-	m    *model
-	q    queue
-	seq  uint64
-	now  time.Time
-	acts []Action
-	err  error
+	ev  *event.Event
+	cfg Config
+	day event.Day
+	key ed25519.PrivateKey
+	rng *rand.Rand
+	ids io.Reader // ticket ids
+	// badges are the ids of the tickets valid on every day (exhibitors,
+	// staff, guests, press): drawn from a stream that depends on the seed
+	// and the event but not on the day, so the same people come back with
+	// the same badges on every day of a fair.
+	badges io.Reader
+	m      *model
+	q      queue
+	seq    uint64
+	now    time.Time
+	acts   []Action
+	err    error
 
 	people []*agent
 	prefix string // of action ids
+	// unscanned are the tickets whose holder left through a door without a
+	// scanner: the ledger has them inside until the closing sweeps them.
+	unscanned map[string]bool
+	// offline holds, per outage (its index in Config.Outages), the scans
+	// its gate keeps until it is back online.
+	offline map[int][]Action
 
 	root      *event.Zone
 	entrances []*event.Gate
@@ -155,18 +197,21 @@ func newPlanner(ev *event.Event, key ed25519.PrivateKey, cfg Config) (*planner, 
 	day, _ := eventDay(ev, cfg.Day)
 	seed := sha256.Sum256(fmt.Appendf(nil, "crowdflow/simulate %d %s %s", cfg.Seed, ev.ID, cfg.Day))
 	p := &planner{
-		ev:      ev,
-		cfg:     cfg,
-		day:     day,
-		key:     key,
-		rng:     rand.New(rand.NewPCG(binary.BigEndian.Uint64(seed[:8]), binary.BigEndian.Uint64(seed[8:16]))),
-		ids:     rand.NewChaCha8(sha256.Sum256(seed[:])),
-		m:       newModel(ev),
-		prefix:  fmt.Sprintf("sim-%s-%x-", compactDate(cfg.Day), cfg.Seed),
-		root:    ev.Root(),
-		gateOf:  map[string]*event.Gate{},
-		stage:   ev.Zone(cfg.Stage),
-		hardOut: day.Close.Add(-time.Minute),
+		ev:        ev,
+		cfg:       cfg,
+		day:       day,
+		key:       key,
+		rng:       rand.New(rand.NewPCG(binary.BigEndian.Uint64(seed[:8]), binary.BigEndian.Uint64(seed[8:16]))),
+		ids:       rand.NewChaCha8(sha256.Sum256(seed[:])),
+		badges:    rand.NewChaCha8(sha256.Sum256(fmt.Appendf(nil, "crowdflow/simulate badges %d %s", cfg.Seed, ev.ID))),
+		m:         newModel(ev),
+		prefix:    fmt.Sprintf("sim-%s-%x-", compactDate(cfg.Day), cfg.Seed),
+		root:      ev.Root(),
+		gateOf:    map[string]*event.Gate{},
+		stage:     ev.Zone(cfg.Stage),
+		hardOut:   day.Close.Add(-time.Minute),
+		unscanned: map[string]bool{},
+		offline:   map[int][]Action{},
 	}
 	for _, id := range cfg.Entrances {
 		p.entrances = append(p.entrances, ev.Gate(id))
@@ -280,6 +325,7 @@ func (p *planner) scan(a *agent, now time.Time, g *event.Gate, dir checkin.Direc
 		p.m.refuse(gz, code)
 	case a.tk.id != "":
 		p.m.move(a.tk.id, a.tk.typ.ID, to, now)
+		p.m.scanned(a.tk.id, now)
 	}
 	a.device = dev
 	p.acts = append(p.acts, act)
@@ -303,7 +349,11 @@ func (p *planner) tally(a *agent, now time.Time, g *event.Gate, z *event.Zone, d
 // type's zones, with the type's re-entry rule.
 func (p *planner) issue(typ string, days []string) (*pass, error) {
 	tt := p.ev.TicketType(typ)
-	id, err := ticket.NewID(p.ids)
+	ids := p.ids
+	if days == nil {
+		ids = p.badges
+	}
+	id, err := ticket.NewID(ids)
 	if err != nil {
 		return nil, err
 	}
@@ -409,11 +459,11 @@ func (q *queue) Pop() any {
 	return it
 }
 
-// Truth replays every action with At <= until, in order, with the verdicts
+// Truth replays every action that arrived by until (Arrival <= until), in order, with the verdicts
 // the plan wants, and returns each zone's figures: the counters a correct
 // ledger shows after those actions.
 func (p *Plan) Truth(until time.Time) map[string]Truth {
-	n := sort.Search(len(p.Actions), func(i int) bool { return p.Actions[i].At.After(until) })
+	n := sort.Search(len(p.Actions), func(i int) bool { return p.Actions[i].Arrival().After(until) })
 	m := newModel(p.ev)
 	for _, a := range p.Actions[:n] {
 		p.replay(m, a)
@@ -442,11 +492,11 @@ func (p *Plan) Occupancy(zone string) []Sample {
 		if c.Occupancy == before {
 			continue
 		}
-		if n := len(out); n > 0 && out[n-1].At.Equal(a.At) {
+		if n := len(out); n > 0 && out[n-1].At.Equal(a.Arrival()) {
 			out[n-1].Occupancy = c.Occupancy
 			continue
 		}
-		out = append(out, Sample{At: a.At, Occupancy: c.Occupancy})
+		out = append(out, Sample{At: a.Arrival(), Occupancy: c.Occupancy})
 	}
 	return out
 }
@@ -464,11 +514,15 @@ func (p *Plan) replay(m *model, a Action) {
 		m.applyTally(z, applied, a.At)
 	case a.Ticket == "":
 		// An exit with a payload that is no ticket moves nothing.
+	case a.Offline && m.superseded(a.Ticket, a.At):
+		m.countSuperseded(z, a.Direction)
 	case a.Direction == checkin.Out:
 		to, _ := m.exitMove(true, m.place[a.Ticket], z)
 		m.move(a.Ticket, a.Type, to, a.At)
+		m.scanned(a.Ticket, a.At)
 	default:
 		m.move(a.Ticket, a.Type, z, a.At)
+		m.scanned(a.Ticket, a.At)
 	}
 }
 

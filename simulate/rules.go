@@ -32,11 +32,20 @@ type model struct {
 	tally  map[string]int         // zone -> tally balance
 	counts map[string]*Truth
 	peaks  map[string]Peak
+	// since is when each ticket's stay in each zone began: "<zone>|<ticket>"
+	// -> the time of the entry that counted it; stays lists, per zone, the
+	// completed stays in whole minutes (LEDGER-FIELDS: dw).
+	since map[string]time.Time
+	stays map[string][]int
+	// last is the time of each ticket's latest accepted scan: an offline
+	// upload older than it is superseded.
+	last map[string]time.Time
 }
 
 func newModel(ev *event.Event) *model {
 	m := &model{ev: ev, place: map[string]*event.Zone{}, types: map[string]string{}, seen: map[string]bool{},
-		tally: map[string]int{}, counts: map[string]*Truth{}, peaks: map[string]Peak{}}
+		tally: map[string]int{}, counts: map[string]*Truth{}, peaks: map[string]Peak{},
+		since: map[string]time.Time{}, stays: map[string][]int{}, last: map[string]time.Time{}}
 	for _, z := range ev.Zones {
 		m.counts[z.ID] = &Truth{Refusals: map[checkin.Code]int{}, ByType: map[string]int{}}
 	}
@@ -165,6 +174,10 @@ func (m *model) move(id, typ string, to *event.Zone, at time.Time) {
 		c := m.counts[z.ID]
 		c.Occupancy--
 		c.Exits++
+		if t, ok := m.since[z.ID+"|"+id]; ok {
+			m.stays[z.ID] = append(m.stays[z.ID], int(at.Sub(t).Milliseconds()/60000))
+			delete(m.since, z.ID+"|"+id)
+		}
 		if c.ByType[typ]--; c.ByType[typ] == 0 {
 			delete(c.ByType, typ)
 		}
@@ -178,6 +191,7 @@ func (m *model) move(id, typ string, to *event.Zone, at time.Time) {
 		c.Entries++
 		c.ByType[typ]++
 		m.seen[z.ID+"|"+id] = true
+		m.since[z.ID+"|"+id] = at
 		m.peak(z.ID, at)
 	}
 	if to == nil {
@@ -186,6 +200,33 @@ func (m *model) move(id, typ string, to *event.Zone, at time.Time) {
 		m.place[id] = to
 	}
 	m.types[id] = typ
+}
+
+// scanned notes an accepted scan of ticket id at t: the ticket's place
+// follows its latest scan by time.
+func (m *model) scanned(id string, t time.Time) {
+	if id != "" && t.After(m.last[id]) {
+		m.last[id] = t
+	}
+}
+
+// superseded reports whether an offline upload of ticket id scanned at t
+// comes after a later scan of it (docs/rules.md): it counts, and moves
+// nothing.
+func (m *model) superseded(id string, t time.Time) bool {
+	last, ok := m.last[id]
+	return ok && t.Before(last)
+}
+
+// countSuperseded counts a superseded upload in the entries or exits of
+// the gate's zone z only: the person went through then, and where they are
+// now is known from later scans.
+func (m *model) countSuperseded(z *event.Zone, dir checkin.Direction) {
+	if dir == checkin.Out {
+		m.counts[z.ID].Exits++
+	} else {
+		m.counts[z.ID].Entries++
+	}
 }
 
 // judgeTally is the tally rule: +n refused when it would pass z's capacity;

@@ -11,10 +11,8 @@ import (
 	"crowdflow/checkin"
 	"crowdflow/clock"
 	"crowdflow/event"
-	"crowdflow/internal/redistest"
+	"crowdflow/internal/ledgertest"
 	"crowdflow/ledger"
-	"crowdflow/ledger/embedded"
-	"crowdflow/ledger/redisengine"
 	"crowdflow/simulate"
 )
 
@@ -34,13 +32,13 @@ func TestDayOnStore(t *testing.T) {
 		config func(simulate.Config) simulate.Config
 	}{
 		// The full-size default day: the one the fair expects.
-		"embedded, first day": {ev: ev, day: "2025-09-17", seed: 1, engine: embeddedEngine},
+		"embedded, first day": {ev: ev, day: "2025-09-17", seed: 1, engine: ledgertest.MustEmbedded},
 		// An eighth-size venue on a busy evening: the site and the stage
 		// fill, so the gates and the tally refuse people (zone_full).
-		"embedded, small venue, busy last day": {ev: small, day: "2025-09-22", seed: 2, engine: embeddedEngine, config: busySmall},
+		"embedded, small venue, busy last day": {ev: small, day: "2025-09-22", seed: 2, engine: ledgertest.MustEmbedded, config: busySmall},
 		// Redis is a network round trip per action: the small venue keeps
 		// the test short, with every kind of action still in it.
-		"redis, small venue, busy day": {ev: small, day: "2025-09-18", seed: 3, engine: redisEngine, config: busySmall},
+		"redis, small venue, busy day": {ev: small, day: "2025-09-18", seed: 3, engine: ledgertest.MustRedis, config: busySmall},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -213,25 +211,4 @@ func busySmall(cfg simulate.Config) simulate.Config {
 	cfg.Shows[len(cfg.Shows)-1].Draw = 100 // the stage holds 80
 	cfg.SiblingShare = 0.25
 	return cfg
-}
-
-func embeddedEngine(tb testing.TB) ledger.Engine {
-	tb.Helper()
-	e, err := embedded.Open(embedded.Options{})
-	if err != nil {
-		tb.Fatalf("open embedded engine: %v", err)
-	}
-	tb.Cleanup(func() { _ = e.Close() })
-	return e
-}
-
-func redisEngine(tb testing.TB) ledger.Engine {
-	tb.Helper()
-	srv := redistest.Start(tb, redistest.Options{})
-	e, err := redisengine.Open(tb.Context(), srv.URL())
-	if err != nil {
-		tb.Fatalf("open redis engine: %v", err)
-	}
-	tb.Cleanup(func() { _ = e.Close() })
-	return e
 }
