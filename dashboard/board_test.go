@@ -72,8 +72,14 @@ func randomID() string {
 // scan sends one scan and wants it accepted.
 func (g *gateClient) scan(payload, direction string) {
 	g.tb.Helper()
+	g.scanAt(payload, direction, fairTime)
+}
+
+// scanAt is scan with the device's clock at at.
+func (g *gateClient) scanAt(payload, direction string, at time.Time) {
+	g.tb.Helper()
 	m := g.roundTrip(map[string]any{"type": "scan", "id": randomID(), "ticket": payload, "direction": direction,
-		"at": fairTime.UTC().Format(time.RFC3339Nano)})
+		"at": at.UTC().Format(time.RFC3339Nano)})
 	if m["type"] != "verdict" || m["code"] != "accepted" {
 		g.tb.Fatalf("scan %s: got %v", direction, m)
 	}
@@ -402,4 +408,51 @@ func TestBoardStaleWithoutData(t *testing.T) {
 	eval[bool](p, `(window.__blockOccupancy = false, true)`)
 	p.waitBoardLive()
 	p.waitMatchesStore()
+}
+
+// TestBoardShowsTheDayClosed: when the day closes, the board says so and
+// how many each zone swept out (people who left by a door without a
+// scanner); the next morning, once the doors open, the banner goes.
+func TestBoardShowsTheDayClosed(t *testing.T) {
+	f := mustFair(t)
+	p := mustTab(t, f)
+	p.openBoard("/?lang=fr")
+	p.waitMatchesStore()
+	if !eval[bool](p, `document.getElementById('closed').hidden`) {
+		t.Error("the day is open, and the board says closed")
+	}
+	main := mustGateClient(t, f, "MAIN-1")
+	for range 3 {
+		main.scan(mustTicket(t, f.Event, ticketSpec{}), "in")
+	}
+	crafts := mustGateClient(t, f, "HALL-CRAFTS")
+	crafts.scan(mustTicket(t, f.Event, ticketSpec{}), "in")
+	main.tally("site", 2)
+
+	// The 17th closes at 22:30; the gateway closes it on its own.
+	f.Clock.Set(time.Date(2025, 9, 17, 22, 31, 0, 0, f.Event.Location))
+	p.waitUntil("the closed banner", `!document.getElementById('closed').hidden`)
+	p.waitMatchesStore()
+	title := eval[string](p, `document.getElementById('closed-title').textContent`)
+	swept := eval[string](p, `document.getElementById('closed-swept').textContent`)
+	if title != "Journée du 17 septembre close à 22:30" {
+		t.Errorf("closed title: %q", title)
+	}
+	site, hall := f.Event.Zone("site").Name.FR, f.Event.Zone("hall-crafts").Name.FR
+	if !strings.Contains(swept, site+" 4 (+2 sans billet)") || !strings.Contains(swept, hall+" 1") {
+		t.Errorf("closed swept: %q, want %s 4 (+2 by tally) and %s 1", swept, site, hall)
+	}
+	if got := eval[string](p, `document.getElementById('site-occ').textContent`); got != "0" {
+		t.Errorf("site after closing: %q, want 0", got)
+	}
+	p.screenshot("board-closed-fr")
+	p.lang("ar")
+	p.noArabicIndic()
+	p.screenshot("board-closed-ar")
+
+	// The next morning the doors open: the first scan's update brings the
+	// gateway's new time, and the banner goes.
+	f.Clock.Set(time.Date(2025, 9, 18, 10, 5, 0, 0, f.Event.Location))
+	main.scanAt(mustTicket(t, f.Event, ticketSpec{Days: []string{"2025-09-18"}}), "in", f.Clock.Now())
+	p.waitUntil("the board open again", `document.getElementById('closed').hidden && document.body.dataset.day === 'open'`)
 }

@@ -76,6 +76,7 @@ type fair struct {
 	Event  *event.Event
 	Secret []byte
 	Ledger *ledger.Store
+	Clock  *clock.Manual // the gateway's event clock: fairTime
 	Link   *cable
 	URL    string // the page's origin: through the cable
 }
@@ -126,7 +127,7 @@ func mustFair(tb testing.TB) *fair {
 			tb.Logf("gateway Run: %v", err)
 		}
 	})
-	return &fair{Event: ev, Secret: secret, Ledger: st, Link: c, URL: "http://" + c.addr}
+	return &fair{Event: ev, Secret: secret, Ledger: st, Clock: clk, Link: c, URL: "http://" + c.addr}
 }
 
 // token signs a staff token valid for a day of real time (the gateway

@@ -7,7 +7,7 @@
 //
 // URL parameters: kiosk=1 (a wall screen: no chrome, larger type),
 // view=evacuation (the headcount per zone and ticket type), lang=ar|fr|en.
-import { apply, langSwitcher, lang, name, num, setLang, t, time, LANGS } from './i18n.js';
+import { apply, dayName, langSwitcher, lang, name, num, setLang, t, time, LANGS } from './i18n.js';
 import { BACKOFF_MAX, BACKOFF_MIN } from './link.js';
 
 // STALE_AFTER: figures older than this are not trusted (U5).
@@ -32,6 +32,7 @@ const state = {
   zones: new Map(), // id -> zone, in the snapshot's order
   gates: [],
   alerts: [],
+  closed: null, // the latest day closing, from the live stream (CONTRACT §8)
   fresh: 0, // performance.now() of the last message or confirmed probe
   history: loadHistory(), // id -> [[ms, occupancy], ...]
   view: params.get('view') === 'evacuation' ? 'evacuation' : 'live',
@@ -352,7 +353,37 @@ function renderView() {
   $('view-evac').setAttribute('aria-pressed', String(state.view === 'evacuation'));
 }
 
+// closedNow is the latest day closing while the board is between days: from
+// the closing until the next event day opens (by the gateway's clock, as
+// the live stream last gave it), or for good after the last day.
+function closedNow() {
+  const c = state.closed;
+  if (!c || !state.at) return null;
+  const now = Date.parse(state.at) + (performance.now() - state.fresh);
+  const next = (state.event?.days || []).find((d) => d.date > c.day);
+  return next && now >= Date.parse(next.open) ? null : c;
+}
+
+// renderClosed says that the day is over, and how many each zone swept out
+// at closing: people who left through a door without a scanner.
+function renderClosed() {
+  const c = closedNow();
+  $('closed').hidden = !c;
+  body.dataset.day = c ? 'closed' : 'open';
+  if (!c) return;
+  $('closed-title').textContent = t('closed_title', { day: dayName(c.day), time: clock(c.at) });
+  const parts = [];
+  for (const z of state.zones.values()) {
+    const n = c.swept?.[z.id] || 0;
+    const k = c.swept_tally?.[z.id] || 0;
+    if (!n && !k) continue;
+    parts.push(`${zoneName(z.id)} ${num(n)}` + (k ? ' ' + t('closed_tally', { n: num(k) }) : ''));
+  }
+  $('closed-swept').textContent = parts.length ? t('closed_swept', { list: parts.join(' · ') }) : t('closed_none');
+}
+
 function render() {
+  renderClosed();
   renderSite();
   renderZones();
   renderGates();
@@ -416,6 +447,7 @@ async function probe() {
 // ---- messages ----
 
 function snapshot(m) {
+  state.closed = m.closed || null;
   state.zones = new Map();
   for (const z of m.zones || []) {
     state.zones.set(z.id, z);
@@ -432,6 +464,7 @@ function update(m) {
   }
   if (Array.isArray(m.gates)) state.gates = m.gates;
   if (Array.isArray(m.alerts)) state.alerts = m.alerts;
+  if (m.closed) state.closed = m.closed;
   took(m);
 }
 

@@ -104,6 +104,8 @@ Object.assign(S.ar, {
   alert_level: '{zone}: {level} — {pct}', alert_forecast: '{zone}: يمتلئ خلال {m} د تقريبا',
   alert_silent: 'بوابات صامتة ({n}): {gates}', alert_since: 'منذ {time}', forecast_short: 'يمتلئ خلال {m}\u00a0د تقريبا',
   no_live_role: 'هذا الرمز لا يسمح بمشاهدة اللوحة المباشرة.',
+  closed_title: 'أُغلق يوم {day} على الساعة {time}', closed_swept: 'أُخرجوا عند الإغلاق (خرجوا دون مسح عند الخروج): {list}',
+  closed_none: 'لم يبق أحد بالداخل عند الإغلاق.', closed_tally: '(+{n} بدون تذكرة)',
 });
 Object.assign(S.fr, {
   title_board: 'Tableau en direct — crowdflow', view: 'Vue', view_live: 'Direct', view_evacuation: 'Évacuation',
@@ -121,6 +123,8 @@ Object.assign(S.fr, {
   alert_level: '{zone} : {level} — {pct}', alert_forecast: '{zone} : plein dans ≈ {m} min',
   alert_silent: 'Portes silencieuses ({n}) : {gates}', alert_since: 'depuis {time}', forecast_short: 'plein dans ≈\u00a0{m}\u00a0min',
   no_live_role: 'Ce jeton ne donne pas accès au tableau en direct.',
+  closed_title: 'Journée du {day} close à {time}', closed_swept: 'Sortis d’office à la fermeture (partis sans scan de sortie) : {list}',
+  closed_none: 'Plus personne à l’intérieur à la fermeture.', closed_tally: '(+{n} sans billet)',
 });
 Object.assign(S.en, {
   title_board: 'Live board — crowdflow', view: 'View', view_live: 'Live', view_evacuation: 'Evacuation',
@@ -138,6 +142,8 @@ Object.assign(S.en, {
   alert_level: '{zone}: {level} — {pct}', alert_forecast: '{zone}: full in ≈ {m} min',
   alert_silent: 'Silent gates ({n}): {gates}', alert_since: 'since {time}', forecast_short: 'full in ≈\u00a0{m}\u00a0min',
   no_live_role: 'This token may not see the live board.',
+  closed_title: 'Day of {day} closed at {time}', closed_swept: 'Swept out at closing (left without an exit scan): {list}',
+  closed_none: 'Nobody was still inside at closing.', closed_tally: '(+{n} without ticket)',
 });
 
 // The headline of each outcome, shown in all three languages at once on the
@@ -244,6 +250,14 @@ export function time(d, timeZone) {
     delete opts.timeZone;
     return new Intl.DateTimeFormat(LOCALE[current], opts).format(d);
   }
+}
+
+// dayName formats an event day, "2025-09-17", as its day and month in the
+// current language, Western digits.
+export function dayName(date) {
+  const [y, m, d] = date.split('-').map(Number);
+  return new Intl.DateTimeFormat(LOCALE[current], { day: 'numeric', month: 'long', timeZone: 'UTC', numberingSystem: 'latn' })
+    .format(new Date(Date.UTC(y, m - 1, d)));
 }
 
 // apply sets the document's language and direction and fills every element
