@@ -1,7 +1,11 @@
 package redistest_test
 
 import (
+	"context"
 	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"crowdflow/internal/redistest"
 )
@@ -13,5 +17,47 @@ func TestKillRestart(t *testing.T) {
 	s.Restart()
 	if s.Addr() != addr {
 		t.Fatalf("restart moved the server: %s, was %s", s.Addr(), addr)
+	}
+}
+
+// TestCluster forms a Cluster of three primaries with a replica each, and
+// checks that a key's slot is served (through redirections) from any seed.
+func TestCluster(t *testing.T) {
+	c := redistest.StartCluster(t, redistest.ClusterOptions{Primaries: 3, Replicas: 1})
+	cl := c.Client(t)
+	ctx := t.Context()
+	masters := 0
+	if err := cl.ForEachMaster(ctx, func(context.Context, *redis.Client) error { masters++; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if masters != 3 {
+		t.Errorf("%d primaries, want 3", masters)
+	}
+	if err := cl.Set(ctx, "{a}:k", "v", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if got := cl.Get(ctx, "{a}:k").Val(); got != "v" {
+		t.Errorf("get {a}:k = %q, want v", got)
+	}
+}
+
+// TestSentinel forms one primary, two replicas and three sentinels, kills
+// the primary, and checks that the sentinels name another one.
+func TestSentinel(t *testing.T) {
+	st := redistest.StartSentinel(t, redistest.SentinelOptions{Replicas: 2, Sentinels: 3,
+		Server: redistest.Options{Password: "s3cret"}})
+	first := st.Primary(t)
+	if first != st.Servers[0] {
+		t.Fatalf("primary %s, want the first server %s", first.Addr(), st.Servers[0].Addr())
+	}
+	first.Kill()
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	for st.Primary(t) == first {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("no failover within 30 s of the primary's death")
+		case <-time.After(50 * time.Millisecond):
+		}
 	}
 }
