@@ -1,12 +1,16 @@
 // Package redisengine runs the ledger's scripts on Redis through go-redis:
 // EVALSHA first, and EVAL when the server answers NOSCRIPT (its script cache
-// is volatile: a restart or SCRIPT FLUSH empties it).
+// is volatile: a restart, a failover or SCRIPT FLUSH empties it). On a
+// Cluster both go to the node that owns the keys' slot, so each node loads
+// the scripts it runs; every key of one event shares the hash tag {event},
+// so one event's scripts run on one node.
 package redisengine
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 
 	"github.com/redis/go-redis/v9"
@@ -18,27 +22,25 @@ import (
 // Cluster: every key of one call shares one hash tag). It is safe for
 // concurrent use, as the client is.
 type Engine struct {
-	c redis.UniversalClient
+	c    redis.UniversalClient
+	kind string // "redis", "redis sentinel" or "redis cluster"
 }
 
 var _ ledger.Engine = (*Engine)(nil)
 
 // New returns an engine on c. Close closes c.
-func New(c redis.UniversalClient) *Engine { return &Engine{c: c} }
+func New(c redis.UniversalClient) *Engine {
+	kind := "redis"
+	if _, ok := c.(*redis.ClusterClient); ok {
+		kind = "redis cluster"
+	}
+	return &Engine{c: c, kind: kind}
+}
 
-// Open connects to the Redis at url (redis://, rediss://, or unix://) and
-// checks that it answers.
+// Open connects to the Redis at url, in any form Dial takes without a
+// Cluster, and checks that it answers.
 func Open(ctx context.Context, url string) (*Engine, error) {
-	opts, err := redis.ParseURL(url)
-	if err != nil {
-		return nil, fmt.Errorf("redis url: %w", err)
-	}
-	e := New(redis.NewClient(opts))
-	if err := e.Ping(ctx); err != nil {
-		_ = e.Close()
-		return nil, fmt.Errorf("redis %s: %w", opts.Addr, err)
-	}
-	return e, nil
+	return Dial(ctx, Options{URL: url}, slog.New(slog.DiscardHandler))
 }
 
 // Client is the underlying client, for tests and benchmarks.
