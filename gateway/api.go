@@ -144,5 +144,9 @@ func (s *Server) serveReady(w http.ResponseWriter, r *http.Request) {
 		writeError(w, newProblem(errUnavailable, "The store does not answer."))
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	ready := map[string]string{"status": "ready"}
+	if s.cfg.StoreMode != "" {
+		ready["store"] = s.cfg.StoreMode
+	}
+	writeJSON(w, http.StatusOK, ready)
 }
