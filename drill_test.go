@@ -1,0 +1,330 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"crowdflow/admission"
+	"crowdflow/checkin"
+	"crowdflow/internal/redistest"
+	"crowdflow/ledger"
+	"crowdflow/ledger/redisengine"
+)
+
+// The fault drills (issue 12): each starts its own real processes, drives
+// scans through a real gateway from many devices, breaks something under
+// load, and then checks DESIGN's rules 2–4 against the ledger: no
+// acknowledged scan lost, none counted twice, counters equal to a recount
+// of the event log. `make drill` runs them at full size (build tag drill,
+// drillSize in drill_full_test.go) and prints their figures; `make test`
+// runs a short version of each (drill_short_test.go).
+
+// retryPause is how long a device waits before it resends a scan the
+// gateway could not decide, or dials again after a lost connection.
+const retryPause = 50 * time.Millisecond
+
+// drainWait bounds how long the devices keep resending their last scans
+// after the load stops.
+const drainWait = 30 * time.Second
+
+// load is scans from many devices through one gateway: each device has
+// its own ticket (re-entry allowed) and scans it in, out, in... one scan at
+// a time, paced, resending a scan with the same id until it gets a verdict,
+// as a gate does.
+type load struct {
+	f     *fair
+	base  string
+	start time.Time // the devices' clocks start at fairClock then
+	stop  chan struct{}
+	wg    sync.WaitGroup
+
+	mu       sync.Mutex // guards what follows
+	acked    map[string]checkin.Code
+	ackTimes []time.Time
+	lat      []time.Duration // of first tries that got a verdict
+	retries  int             // scans sent again after an error or a lost connection
+	unacked  []string        // scans still without a verdict when the drain ended
+}
+
+// startLoad starts devices devices that together send rate scans/s to the
+// gateway at base, until stopLoad.
+func startLoad(t *testing.T, f *fair, base string, devices int, rate float64) *load {
+	t.Helper()
+	l := &load{f: f, base: base, start: time.Now(), stop: make(chan struct{}), acked: map[string]checkin.Code{}}
+	every := time.Duration(float64(devices) / rate * float64(time.Second))
+	for i := range devices {
+		name := fmt.Sprintf("drill-%02d", i)
+		payload := f.ticket(t)
+		l.wg.Go(func() { l.device(name, payload, every) })
+	}
+	t.Cleanup(l.stopLoad)
+	return l
+}
+
+func (l *load) device(name, payload string, every time.Duration) {
+	clockStart, _ := time.Parse(time.RFC3339, fairClock)
+	var dev *device
+	defer func() {
+		if dev != nil {
+			dev.close()
+		}
+	}()
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for k := 0; ; k++ {
+		select {
+		case <-l.stop:
+			return
+		case <-tick.C:
+		}
+		id := fmt.Sprintf("%s-%d", name, k)
+		dir := checkin.In
+		if k%2 == 1 {
+			dir = checkin.Out
+		}
+		var deadline time.Time // set once the load stops: the drain's end
+		for try := 0; ; try++ {
+			if try > 0 {
+				l.mu.Lock()
+				l.retries++
+				l.mu.Unlock()
+				select {
+				case <-l.stop:
+					if deadline.IsZero() {
+						deadline = time.Now().Add(drainWait)
+					}
+				default:
+				}
+				if !deadline.IsZero() && time.Now().After(deadline) {
+					l.mu.Lock()
+					l.unacked = append(l.unacked, id)
+					l.mu.Unlock()
+					return
+				}
+				time.Sleep(retryPause) // a device's pause between tries, not a wait for an event
+			}
+			if dev == nil {
+				d, err := l.f.dialDevice(l.base, name)
+				if err != nil {
+					continue
+				}
+				dev = d
+			}
+			t0 := time.Now()
+			v, err := dev.scan(id, payload, dir, clockStart.Add(time.Since(l.start)))
+			if err != nil {
+				if !errors.Is(err, errUnavailable) {
+					dev.close()
+					dev = nil
+				}
+				continue
+			}
+			l.mu.Lock()
+			l.acked[id] = v.Code
+			l.ackTimes = append(l.ackTimes, time.Now())
+			if try == 0 {
+				l.lat = append(l.lat, time.Since(t0))
+			}
+			l.mu.Unlock()
+			break
+		}
+	}
+}
+
+// stopLoad stops the devices once each has a verdict for its last scan
+// (or the drain ended), and waits for them.
+func (l *load) stopLoad() {
+	select {
+	case <-l.stop:
+	default:
+		close(l.stop)
+	}
+	l.wg.Wait()
+}
+
+// acks is the number of scans acknowledged so far.
+func (l *load) acks() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.acked)
+}
+
+// firstAckAfter is when the first scan after t was acknowledged.
+func (l *load) firstAckAfter(t time.Time) time.Time {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	first := time.Time{}
+	for _, a := range l.ackTimes {
+		if a.After(t) && (first.IsZero() || a.Before(first)) {
+			first = a
+		}
+	}
+	return first
+}
+
+// latency is the p50 and p99 of the verdicts that came at the first try.
+func (l *load) latency() (p50, p99 time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return percentile(l.lat, 0.50), percentile(l.lat, 0.99)
+}
+
+func percentile(d []time.Duration, p float64) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	s := slices.Clone(d)
+	slices.Sort(s)
+	return s[int(p*float64(len(s)-1))]
+}
+
+// waitUntil polls cond until it holds, failing t after timeout.
+func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited %s for %s", timeout, what)
+		}
+		time.Sleep(10 * time.Millisecond) // polling with a deadline
+	}
+}
+
+// verdict of a drill on the ledger: what was lost and counted twice.
+type verdict struct {
+	acked, lost, doubled, logged int
+}
+
+// checkLedger reads the event log of the Redis that o names and checks the
+// load's acknowledged scans against it: lost (acknowledged, not in the
+// log) and doubled (in the log twice) are reported, and must be 0 unless
+// lossy; the counters must equal a recount from the log whatever happened.
+func checkLedger(t *testing.T, l *load, o redisengine.Options, lossy bool) verdict {
+	t.Helper()
+	if len(l.unacked) > 0 {
+		t.Errorf("%d scans still without a verdict %s after the load stopped: %v", len(l.unacked), drainWait, l.unacked)
+	}
+	st := l.f.ledger(t, o)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	log, err := st.ReadLog(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := map[string]int{}
+	for _, e := range log {
+		if e.Kind == "scan" {
+			n[e.ScanID]++
+		}
+	}
+	v := verdict{acked: len(l.acked), logged: len(n)}
+	for id := range l.acked {
+		if n[id] == 0 {
+			v.lost++
+		}
+	}
+	for id, c := range n {
+		if c > 1 {
+			v.doubled++
+			t.Errorf("scan %s is in the event log %d times", id, c)
+		}
+	}
+	if v.lost > 0 && !lossy {
+		t.Errorf("%d acknowledged scans are not in the event log", v.lost)
+	}
+	got, err := st.Counters(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zones := admission.LedgerConfig(l.f.ev).Zones
+	want := ledger.Recount(zones, log)
+	for _, z := range zones {
+		g, w := got[z.ID], want[z.ID]
+		if g == nil || w == nil {
+			if g != w {
+				t.Errorf("zone %s: counters %v, recount %v", z.ID, g, w)
+			}
+			continue
+		}
+		if g.Occupancy != w.Occupancy || g.Entries != w.Entries || g.Exits != w.Exits {
+			t.Errorf("zone %s: counters occupancy/entries/exits %d/%d/%d, recount from the log %d/%d/%d",
+				z.ID, g.Occupancy, g.Entries, g.Exits, w.Occupancy, w.Entries, w.Exits)
+		}
+	}
+	return v
+}
+
+// TestDrillRedisKill kills redis-server with SIGKILL under load, with
+// appendfsync always and everysec, and restarts it from its AOF: the
+// devices resend what got no verdict, and the ledger keeps every
+// acknowledged scan once.
+func TestDrillRedisKill(t *testing.T) {
+	for _, fsync := range []string{"always", "everysec"} {
+		t.Run(fsync, func(t *testing.T) {
+			f := mustFair(t)
+			srv := redistest.Start(t, redistest.Options{AppendFsync: fsync})
+			o := redisengine.Options{URL: srv.URL()}
+			base, _ := f.gateway(t, nil, "--redis", o.URL)
+			l := startLoad(t, f, base, drillSize.devices, drillSize.rate)
+			waitUntil(t, time.Minute, "scans before the kill", func() bool { return l.acks() >= drillSize.before })
+			killed, atKill := time.Now(), l.acks()
+			srv.Kill()
+			// Keep it down until the devices have felt it.
+			waitUntil(t, time.Minute, "devices to see the store gone", func() bool {
+				l.mu.Lock()
+				defer l.mu.Unlock()
+				return l.retries >= drillSize.devices
+			})
+			restarted := time.Now()
+			srv.Restart()
+			waitUntil(t, time.Minute, "scans after the restart", func() bool { return l.acks() >= atKill+drillSize.after })
+			l.stopLoad()
+			v := checkLedger(t, l, o, false)
+			p50, p99 := l.latency()
+			t.Logf("redis kill -9, appendfsync %s, %d devices at %.0f scans/s: %d acknowledged (%d before the kill), "+
+				"%d lost, %d counted twice, %d resends; down %s, first verdict %s after the restart; verdict p50 %s p99 %s",
+				fsync, drillSize.devices, drillSize.rate, v.acked, atKill, v.lost, v.doubled, l.retries,
+				restarted.Sub(killed).Round(time.Millisecond), l.firstAckAfter(restarted).Sub(restarted).Round(time.Millisecond),
+				p50.Round(10*time.Microsecond), p99.Round(10*time.Microsecond))
+		})
+	}
+}
+
+// TestDrillSentinelFailover kills the primary of a Sentinel setup (two
+// replicas, three sentinels) with SIGKILL under load: scanning resumes on
+// the promoted replica, and the figures say how long that took and how
+// many acknowledged scans the old primary took with it.
+func TestDrillSentinelFailover(t *testing.T) {
+	f := mustFair(t)
+	st := redistest.StartSentinel(t, redistest.SentinelOptions{Replicas: 2, Sentinels: 3,
+		Server: redistest.Options{AppendFsync: "everysec"}})
+	o := redisengine.Options{URL: st.URL()}
+	base, _ := f.gateway(t, nil, "--redis", o.URL)
+	l := startLoad(t, f, base, drillSize.devices, drillSize.rate)
+	waitUntil(t, time.Minute, "scans before the kill", func() bool { return l.acks() >= drillSize.before })
+	old := st.Primary(t)
+	killed, atKill := time.Now(), l.acks()
+	old.Kill()
+	waitUntil(t, time.Minute, "a replica promoted", func() bool { return st.Primary(t) != old })
+	promoted := time.Now()
+	waitUntil(t, time.Minute, "scans after the failover", func() bool { return l.acks() >= atKill+drillSize.after })
+	l.stopLoad()
+	// A scan the old primary acknowledged and had not yet sent to a replica
+	// is gone with it: counted, not failed (see BENCHMARKS.md, Drills).
+	v := checkLedger(t, l, o, true)
+	resumed := l.firstAckAfter(promoted)
+	if drillSize.full && resumed.Sub(killed) > 15*time.Second {
+		t.Errorf("scanning resumed %s after the primary died, want within 15 s", resumed.Sub(killed))
+	}
+	p50, p99 := l.latency()
+	t.Logf("sentinel failover, %d devices at %.0f scans/s: %d acknowledged (%d before the kill), %d lost, %d counted twice, "+
+		"%d resends; promoted %s after the kill, first verdict %s after the kill (go-redis followed in %s); verdict p50 %s p99 %s",
+		drillSize.devices, drillSize.rate, v.acked, atKill, v.lost, v.doubled, l.retries,
+		promoted.Sub(killed).Round(time.Millisecond), resumed.Sub(killed).Round(time.Millisecond),
+		resumed.Sub(promoted).Round(time.Millisecond), p50.Round(10*time.Microsecond), p99.Round(10*time.Microsecond))
+}
