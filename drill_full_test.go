@@ -10,4 +10,6 @@ var drillSize = struct {
 	before  int     // scans acknowledged before the fault
 	after   int     // scans acknowledged after recovery before the load stops
 	full    bool    // the figures are asserted (timings need a quiet machine)
-}{devices: 20, rate: 500, before: 3000, after: 3000, full: true}
+	// sequential is the number of scans of each run of the replication cost
+	sequential int
+}{devices: 20, rate: 500, before: 3000, after: 3000, full: true, sequential: 20000}

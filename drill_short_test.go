@@ -9,4 +9,6 @@ var drillSize = struct {
 	before  int     // scans acknowledged before the fault
 	after   int     // scans acknowledged after recovery before the load stops
 	full    bool    // the figures are asserted (timings need a quiet machine)
-}{devices: 4, rate: 100, before: 50, after: 50}
+	// sequential is the number of scans of each run of the replication cost
+	sequential int
+}{devices: 4, rate: 100, before: 50, after: 50, sequential: 300}

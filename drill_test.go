@@ -5,9 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"crowdflow/admission"
 	"crowdflow/checkin"
@@ -327,4 +331,93 @@ func TestDrillSentinelFailover(t *testing.T) {
 		drillSize.devices, drillSize.rate, v.acked, atKill, v.lost, v.doubled, l.retries,
 		promoted.Sub(killed).Round(time.Millisecond), resumed.Sub(killed).Round(time.Millisecond),
 		resumed.Sub(promoted).Round(time.Millisecond), p50.Round(10*time.Microsecond), p99.Round(10*time.Microsecond))
+}
+
+// waitEngine runs each script on one connection and then WAIT for replicas
+// replicas to have it: what it costs a verdict to be acknowledged only once
+// a replica holds the scan, so that a failover cannot lose it.
+type waitEngine struct {
+	conn     *redis.Conn
+	replicas int
+}
+
+func (e *waitEngine) Eval(ctx context.Context, s *ledger.Script, keys []string, args ...string) (any, error) {
+	argv := make([]any, len(args))
+	for i, a := range args {
+		argv[i] = a
+	}
+	res, err := e.conn.EvalSha(ctx, s.SHA1, keys, argv...).Result()
+	if err != nil && strings.HasPrefix(err.Error(), "NOSCRIPT") {
+		res, err = e.conn.Eval(ctx, s.Source, keys, argv...).Result()
+	}
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, err
+	}
+	n, werr := e.conn.Do(ctx, "WAIT", e.replicas, 1000).Int()
+	if werr != nil || n < e.replicas {
+		return nil, fmt.Errorf("wait: %d replicas, %v", n, werr)
+	}
+	return res, nil
+}
+
+func (e *waitEngine) Ping(ctx context.Context) error { return e.conn.Ping(ctx).Err() }
+func (e *waitEngine) Close() error                   { return e.conn.Close() }
+
+// TestDrillReplicationCost measures the verdict latency of scans decided one
+// after another on a primary with two replicas: as it is (asynchronous
+// replication), with min-replicas-to-write 1, and with WAIT 1 after each
+// scan. Only WAIT keeps an acknowledged scan through the primary's death.
+func TestDrillReplicationCost(t *testing.T) {
+	f := mustFair(t)
+	primary := redistest.Start(t, redistest.Options{AppendFsync: "everysec"})
+	for range 2 {
+		redistest.Start(t, redistest.Options{AppendFsync: "everysec",
+			Args: []string{"--replicaof", "127.0.0.1", strconv.Itoa(primary.Port())}})
+	}
+	cl := primary.Client(t)
+	ctx := t.Context()
+	waitUntil(t, 30*time.Second, "two replicas online", func() bool {
+		info, err := cl.Info(ctx, "replication").Result()
+		return err == nil && strings.Contains(info, "connected_slaves:2") && strings.Count(info, "state=online") == 2
+	})
+	measure := func(eng ledger.Engine, run string) (p50, p99 time.Duration) {
+		st, err := ledger.New(admission.LedgerConfig(f.ev), eng)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lat := make([]time.Duration, 0, drillSize.sequential)
+		at := time.Date(2025, 9, 17, 11, 0, 0, 0, f.ev.Location)
+		for i := range drillSize.sequential {
+			dir := checkin.In
+			if i%2 == 1 {
+				dir = checkin.Out
+			}
+			t0 := time.Now()
+			v, err := st.Scan(ctx, ledger.Scan{ID: fmt.Sprintf("%s-%d", run, i), Device: run, Gate: fairGate, Zone: "site",
+				Direction: dir, Ticket: run, Type: "visitor", Reentry: true, Precheck: checkin.Accepted, At: at})
+			if err != nil || v.Code != checkin.Accepted {
+				t.Fatalf("%s scan %d: %+v, %v", run, i, v, err)
+			}
+			lat = append(lat, time.Since(t0))
+		}
+		return percentile(lat, 0.5), percentile(lat, 0.99)
+	}
+	plain, err := redisengine.Open(ctx, primary.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plain.Close()
+	a50, a99 := measure(plain, "async")
+	if err := cl.ConfigSet(ctx, "min-replicas-to-write", "1").Err(); err != nil {
+		t.Fatal(err)
+	}
+	m50, m99 := measure(plain, "minreplicas")
+	if err := cl.ConfigSet(ctx, "min-replicas-to-write", "0").Err(); err != nil {
+		t.Fatal(err)
+	}
+	w50, w99 := measure(&waitEngine{conn: plain.Client().(*redis.Client).Conn(), replicas: 1}, "wait")
+	r := func(d time.Duration) time.Duration { return d.Round(10 * time.Microsecond) }
+	t.Logf("verdict latency of %d scans one after another, primary + 2 replicas: asynchronous p50 %s p99 %s; "+
+		"min-replicas-to-write 1 p50 %s p99 %s; WAIT 1 after each scan p50 %s p99 %s",
+		drillSize.sequential, r(a50), r(a99), r(m50), r(m99), r(w50), r(w99))
 }
