@@ -421,3 +421,46 @@ func TestDrillReplicationCost(t *testing.T) {
 		"min-replicas-to-write 1 p50 %s p99 %s; WAIT 1 after each scan p50 %s p99 %s",
 		drillSize.sequential, r(a50), r(a99), r(m50), r(m99), r(w50), r(w99))
 }
+
+// TestDrillClusterMigration moves the event's slot to another primary of a
+// Cluster (three primaries, a replica each) while devices scan: the gateway
+// follows ASK, TRYAGAIN and MOVED, and the ledger keeps every acknowledged
+// scan once.
+func TestDrillClusterMigration(t *testing.T) {
+	f := mustFair(t)
+	c := redistest.StartCluster(t, redistest.ClusterOptions{Primaries: 3, Replicas: 1,
+		Server: redistest.Options{AppendFsync: "everysec"}})
+	o := redisengine.Options{URL: c.URL(), Cluster: true}
+	base, _ := f.gateway(t, nil, "--redis", o.URL, "--redis-cluster")
+	l := startLoad(t, f, base, drillSize.devices, drillSize.rate)
+	waitUntil(t, time.Minute, "scans before the migration", func() bool { return l.acks() >= drillSize.before })
+	slot, err := c.Client(t).ClusterKeySlot(t.Context(), "{"+f.ev.ID+"}").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	from := c.Owner(t, int(slot))
+	var to *redistest.Server
+	for _, s := range c.Nodes[:3] { // the primaries
+		if s != from {
+			to = s
+			break
+		}
+	}
+	began, atMove := time.Now(), l.acks()
+	l.mu.Lock()
+	retriesBefore := l.retries
+	l.mu.Unlock()
+	keys := c.MigrateSlot(t, int(slot), to)
+	took := time.Since(began)
+	if owner := c.Owner(t, int(slot)); owner != to {
+		t.Fatalf("slot %d on %s after the migration, want %s", slot, owner.Addr(), to.Addr())
+	}
+	waitUntil(t, time.Minute, "scans after the migration", func() bool { return l.acks() >= atMove+drillSize.after })
+	l.stopLoad()
+	v := checkLedger(t, l, o, false)
+	p50, p99 := l.latency()
+	t.Logf("cluster slot %d moved from %s to %s (%d keys, %s) under %d devices at %.0f scans/s: %d acknowledged "+
+		"(%d before the move), %d lost, %d counted twice, %d resends during the move; verdict p50 %s p99 %s",
+		slot, from.Addr(), to.Addr(), keys, took.Round(time.Millisecond), drillSize.devices, drillSize.rate,
+		v.acked, atMove, v.lost, v.doubled, l.retries-retriesBefore, p50.Round(10*time.Microsecond), p99.Round(10*time.Microsecond))
+}

@@ -251,3 +251,89 @@ func poll(tb testing.TB, ctx context.Context, what string, cond func() (bool, er
 		}
 	}
 }
+
+// Owner is the primary that serves slot now.
+func (c *Cluster) Owner(tb testing.TB, slot int) *Server {
+	tb.Helper()
+	ctx := context.Background()
+	slots, err := c.Nodes[0].Client(tb).ClusterSlots(ctx).Result()
+	if err != nil {
+		tb.Fatalf("cluster slots: %v", err)
+	}
+	for _, r := range slots {
+		if int(r.Start) <= slot && slot <= int(r.End) {
+			for _, s := range c.Nodes {
+				if s.Addr() == r.Nodes[0].Addr {
+					return s
+				}
+			}
+		}
+	}
+	tb.Fatalf("redistest: no primary serves slot %d", slot)
+	return nil
+}
+
+// MigrateSlot moves slot from its primary to the primary to, as
+// redis-cli --cluster reshard does: IMPORTING on to, MIGRATING on the
+// source, MIGRATE of its keys batch by batch, then the slot assigned to to
+// on every primary. Between the steps clients get ASK and TRYAGAIN, and
+// after them MOVED. It returns the number of keys moved.
+func (c *Cluster) MigrateSlot(tb testing.TB, slot int, to *Server) int {
+	tb.Helper()
+	ctx := context.Background()
+	from := c.Owner(tb, slot)
+	if from == to {
+		tb.Fatalf("redistest: slot %d is already on %s", slot, to.Addr())
+	}
+	id := func(s *Server) string {
+		v, err := s.Client(tb).Do(ctx, "CLUSTER", "MYID").Text()
+		if err != nil {
+			tb.Fatalf("cluster myid of %s: %v", s.Addr(), err)
+		}
+		return v
+	}
+	fromID, toID := id(from), id(to)
+	src, dst := from.Client(tb), to.Client(tb)
+	must := func(err error, what string) {
+		tb.Helper()
+		if err != nil {
+			tb.Fatalf("redistest: migrate slot %d: %s: %v", slot, what, err)
+		}
+	}
+	must(dst.Do(ctx, "CLUSTER", "SETSLOT", slot, "IMPORTING", fromID).Err(), "importing")
+	must(src.Do(ctx, "CLUSTER", "SETSLOT", slot, "MIGRATING", toID).Err(), "migrating")
+	moved := 0
+	for {
+		// A few keys at a time, so that scans meet the slot half moved.
+		keys, err := src.ClusterGetKeysInSlot(ctx, slot, 3).Result()
+		must(err, "getkeysinslot")
+		if len(keys) == 0 {
+			break
+		}
+		args := []any{"MIGRATE", "127.0.0.1", to.port, "", 0, 5000}
+		if c.Nodes[0].opts.Password != "" {
+			args = append(args, "AUTH", c.Nodes[0].opts.Password)
+		}
+		args = append(args, "KEYS")
+		for _, k := range keys {
+			args = append(args, k)
+		}
+		must(src.Do(ctx, args...).Err(), "migrate")
+		moved += len(keys)
+	}
+	for _, s := range c.Nodes {
+		if s.Running() && c.isPrimary(tb, s) {
+			must(s.Client(tb).Do(ctx, "CLUSTER", "SETSLOT", slot, "NODE", toID).Err(), "node on "+s.Addr())
+		}
+	}
+	return moved
+}
+
+func (c *Cluster) isPrimary(tb testing.TB, s *Server) bool {
+	tb.Helper()
+	info, err := s.Client(tb).Info(context.Background(), "replication").Result()
+	if err != nil {
+		tb.Fatalf("info replication of %s: %v", s.Addr(), err)
+	}
+	return strings.Contains(info, "role:master")
+}
