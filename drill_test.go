@@ -464,3 +464,78 @@ func TestDrillClusterMigration(t *testing.T) {
 		slot, from.Addr(), to.Addr(), keys, took.Round(time.Millisecond), drillSize.devices, drillSize.rate,
 		v.acked, atMove, v.lost, v.doubled, l.retries-retriesBefore, p50.Round(10*time.Microsecond), p99.Round(10*time.Microsecond))
 }
+
+// TestDrillUnreplicatedScan shows what happens to a scan the primary
+// acknowledged and never sent to a replica: replication is held, one scan
+// is acknowledged as usual and another only after WAIT 1, the primary dies
+// with both, and a replica takes over. The first is lost though
+// acknowledged; the second was never acknowledged, so its device resends it
+// and it counts once.
+func TestDrillUnreplicatedScan(t *testing.T) {
+	f := mustFair(t)
+	st := redistest.StartSentinel(t, redistest.SentinelOptions{Replicas: 2, Sentinels: 3, Proxied: true,
+		Server: redistest.Options{AppendFsync: "everysec"}})
+	o := redisengine.Options{URL: st.URL()}
+	ctx := t.Context()
+	eng, err := redisengine.Dial(ctx, o, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close()
+	async, err := ledger.New(admission.LedgerConfig(f.ev), eng)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn := eng.Client().(*redis.Client).Conn()
+	defer conn.Close()
+	waited, err := ledger.New(admission.LedgerConfig(f.ev), &waitEngine{conn: conn, replicas: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2025, 9, 17, 11, 0, 0, 0, f.ev.Location)
+	scan := func(st *ledger.Store, id string) (ledger.Verdict, error) {
+		return st.Scan(ctx, ledger.Scan{ID: id, Device: "d", Gate: fairGate, Zone: "site", Direction: checkin.In,
+			Ticket: id, Type: "visitor", Precheck: checkin.Accepted, At: at})
+	}
+	if _, err := scan(waited, "replicated"); err != nil {
+		t.Fatalf("scan before the fault: %v", err)
+	}
+	for _, l := range st.Links {
+		l.Hold(true)
+	}
+	if _, err := scan(async, "acked"); err != nil {
+		t.Fatalf("scan without WAIT: %v", err)
+	}
+	t0 := time.Now()
+	if v, err := scan(waited, "waited"); err == nil {
+		t.Fatalf("scan with WAIT 1 while no replica hears: %+v, want an error (no acknowledgement)", v)
+	}
+	waitCost := time.Since(t0)
+	old := st.Primary(t)
+	old.Kill()
+	for _, l := range st.Links {
+		l.Reset() // what they held is gone with the primary
+	}
+	waitUntil(t, time.Minute, "a replica promoted", func() bool { return st.Primary(t) != old })
+	after := f.ledger(t, o)
+	var v ledger.Verdict
+	waitUntil(t, 30*time.Second, "the new primary to decide", func() bool {
+		v, err = scan(after, "waited") // the device resends what got no verdict
+		return err == nil
+	})
+	log, err := after.ReadLog(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := map[string]int{}
+	for _, e := range log {
+		n[e.ScanID]++
+	}
+	if n["replicated"] != 1 || n["waited"] != 1 || v.Code != checkin.Accepted || v.Replayed {
+		t.Errorf("after the failover: replicated %d, waited %d times in the log (resent: %s replayed %v), want once each",
+			n["replicated"], n["waited"], v.Code, v.Replayed)
+	}
+	t.Logf("scan acknowledged by the old primary, not replicated: in the new primary's log %d time(s) (lost: %v); "+
+		"scan held by WAIT 1 (%s, then an error, no verdict): resent after the failover, counted %d time(s)",
+		n["acked"], n["acked"] == 0, waitCost.Round(time.Millisecond), n["waited"])
+}

@@ -112,6 +112,7 @@ type Sentinel struct {
 	Master    string    // the name the sentinels know the primary by
 	Servers   []*Server // the first primary, then its replicas
 	Sentinels []*Server
+	Links     []*Proxy // each replica's link to the first primary, with Proxied
 }
 
 // SentinelOptions shape a Sentinel setup. Server is each data server's;
@@ -123,6 +124,9 @@ type SentinelOptions struct {
 	// fail it over (down-after-milliseconds); 0 means 1 s.
 	DownAfter time.Duration
 	Server    Options
+	// Proxied puts a Proxy on each replica's link to the first primary
+	// (Sentinel.Links), so that a test can hold or cut replication.
+	Proxied bool
 }
 
 // StartSentinel starts a primary, its replicas and the sentinels for tb,
@@ -141,7 +145,13 @@ func StartSentinel(tb testing.TB, opts SentinelOptions) *Sentinel {
 	st.Servers = append(st.Servers, primary)
 	for range opts.Replicas {
 		o := opts.Server
-		o.Args = append([]string{"--replicaof", "127.0.0.1", strconv.Itoa(primary.port)}, o.Args...)
+		port := primary.port
+		if opts.Proxied {
+			p := StartProxy(tb, primary.Addr())
+			st.Links = append(st.Links, p)
+			port = p.ln.Addr().(*net.TCPAddr).Port
+		}
+		o.Args = append([]string{"--replicaof", "127.0.0.1", strconv.Itoa(port)}, o.Args...)
 		st.Servers = append(st.Servers, Start(tb, o))
 	}
 	conf := []string{
