@@ -44,6 +44,7 @@ type load struct {
 	f     *fair
 	base  string
 	start time.Time // the devices' clocks start at fairClock then
+	ended time.Time // when stopLoad was called
 	stop  chan struct{}
 	wg    sync.WaitGroup
 
@@ -146,9 +147,17 @@ func (l *load) stopLoad() {
 	select {
 	case <-l.stop:
 	default:
+		l.ended = time.Now()
 		close(l.stop)
 	}
 	l.wg.Wait()
+}
+
+// rate is the scans acknowledged per second over the load's run.
+func (l *load) rate() float64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return float64(len(l.acked)) / l.ended.Sub(l.start).Seconds()
 }
 
 // acks is the number of scans acknowledged so far.
@@ -290,9 +299,9 @@ func TestDrillRedisKill(t *testing.T) {
 			l.stopLoad()
 			v := checkLedger(t, l, o, false)
 			p50, p99 := l.latency()
-			t.Logf("redis kill -9, appendfsync %s, %d devices at %.0f scans/s: %d acknowledged (%d before the kill), "+
+			t.Logf("redis kill -9, appendfsync %s, %d devices at %.0f scans/s (%.0f/s acknowledged on average): %d acknowledged (%d before the kill), "+
 				"%d lost, %d counted twice, %d resends; down %s, first verdict %s after the restart; verdict p50 %s p99 %s",
-				fsync, drillSize.devices, drillSize.rate, v.acked, atKill, v.lost, v.doubled, l.retries,
+				fsync, drillSize.devices, drillSize.rate, l.rate(), v.acked, atKill, v.lost, v.doubled, l.retries,
 				restarted.Sub(killed).Round(time.Millisecond), l.firstAckAfter(restarted).Sub(restarted).Round(time.Millisecond),
 				p50.Round(10*time.Microsecond), p99.Round(10*time.Microsecond))
 		})
@@ -326,9 +335,9 @@ func TestDrillSentinelFailover(t *testing.T) {
 		t.Errorf("scanning resumed %s after the primary died, want within 15 s", resumed.Sub(killed))
 	}
 	p50, p99 := l.latency()
-	t.Logf("sentinel failover, %d devices at %.0f scans/s: %d acknowledged (%d before the kill), %d lost, %d counted twice, "+
+	t.Logf("sentinel failover, %d devices at %.0f scans/s (%.0f/s acknowledged on average): %d acknowledged (%d before the kill), %d lost, %d counted twice, "+
 		"%d resends; promoted %s after the kill, first verdict %s after the kill (go-redis followed in %s); verdict p50 %s p99 %s",
-		drillSize.devices, drillSize.rate, v.acked, atKill, v.lost, v.doubled, l.retries,
+		drillSize.devices, drillSize.rate, l.rate(), v.acked, atKill, v.lost, v.doubled, l.retries,
 		promoted.Sub(killed).Round(time.Millisecond), resumed.Sub(killed).Round(time.Millisecond),
 		resumed.Sub(promoted).Round(time.Millisecond), p50.Round(10*time.Microsecond), p99.Round(10*time.Microsecond))
 }
@@ -459,9 +468,9 @@ func TestDrillClusterMigration(t *testing.T) {
 	l.stopLoad()
 	v := checkLedger(t, l, o, false)
 	p50, p99 := l.latency()
-	t.Logf("cluster slot %d moved from %s to %s (%d keys, %s) under %d devices at %.0f scans/s: %d acknowledged "+
+	t.Logf("cluster slot %d moved from %s to %s (%d keys, %s) under %d devices at %.0f scans/s (%.0f/s acknowledged on average): %d acknowledged "+
 		"(%d before the move), %d lost, %d counted twice, %d resends during the move; verdict p50 %s p99 %s",
-		slot, from.Addr(), to.Addr(), keys, took.Round(time.Millisecond), drillSize.devices, drillSize.rate,
+		slot, from.Addr(), to.Addr(), keys, took.Round(time.Millisecond), drillSize.devices, drillSize.rate, l.rate(),
 		v.acked, atMove, v.lost, v.doubled, l.retries-retriesBefore, p50.Round(10*time.Microsecond), p99.Round(10*time.Microsecond))
 }
 
@@ -538,4 +547,44 @@ func TestDrillUnreplicatedScan(t *testing.T) {
 	t.Logf("scan acknowledged by the old primary, not replicated: in the new primary's log %d time(s) (lost: %v); "+
 		"scan held by WAIT 1 (%s, then an error, no verdict): resent after the failover, counted %d time(s)",
 		n["acked"], n["acked"] == 0, waitCost.Round(time.Millisecond), n["waited"])
+}
+
+// TestDrillRedisNetwork breaks the network between the gateway and Redis
+// under load, through a TCP proxy: first slow (every chunk delayed), then
+// silent (held past the gateway's store timeout, so scans the gateway
+// gave up on reach Redis late), then reset. Devices resend what got no
+// verdict; the ledger keeps every acknowledged scan once.
+func TestDrillRedisNetwork(t *testing.T) {
+	f := mustFair(t)
+	srv := redistest.Start(t, redistest.Options{AppendFsync: "everysec"})
+	proxy := redistest.StartProxy(t, srv.Addr())
+	base, _ := f.gateway(t, nil, "--redis", "redis://"+proxy.Addr()+"/0")
+	l := startLoad(t, f, base, drillSize.devices, drillSize.rate)
+	waitUntil(t, time.Minute, "scans before the faults", func() bool { return l.acks() >= drillSize.before })
+	retries := func() int {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		return l.retries
+	}
+	at := l.acks()
+	proxy.Delay(20 * time.Millisecond)
+	waitUntil(t, time.Minute, "scans through the slow link", func() bool { return l.acks() >= at+drillSize.after/2 })
+	proxy.Delay(0)
+	held, r0 := time.Now(), retries()
+	proxy.Hold(true)
+	waitUntil(t, time.Minute, "devices to be told to resend", func() bool { return retries() >= r0+drillSize.devices })
+	proxy.Hold(false)
+	heldFor := time.Since(held)
+	at = l.acks()
+	waitUntil(t, time.Minute, "scans after the hold", func() bool { return l.acks() >= at+drillSize.after/2 })
+	proxy.Reset()
+	at = l.acks()
+	waitUntil(t, time.Minute, "scans after the reset", func() bool { return l.acks() >= at+drillSize.after/2 })
+	l.stopLoad()
+	v := checkLedger(t, l, redisengine.Options{URL: srv.URL()}, false)
+	p50, p99 := l.latency()
+	t.Logf("gateway-redis link delayed 20 ms per chunk, held %s, reset, under %d devices at %.0f scans/s (%.0f/s acknowledged on average): %d acknowledged, "+
+		"%d lost, %d counted twice, %d resends; verdict p50 %s p99 %s",
+		heldFor.Round(time.Millisecond), drillSize.devices, drillSize.rate, l.rate(), v.acked, v.lost, v.doubled, l.retries,
+		p50.Round(10*time.Microsecond), p99.Round(10*time.Microsecond))
 }
