@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os/exec"
+	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -586,5 +589,47 @@ func TestDrillRedisNetwork(t *testing.T) {
 	t.Logf("gateway-redis link delayed 20 ms per chunk, held %s, reset, under %d devices at %.0f scans/s (%.0f/s acknowledged on average): %d acknowledged, "+
 		"%d lost, %d counted twice, %d resends; verdict p50 %s p99 %s",
 		heldFor.Round(time.Millisecond), drillSize.devices, drillSize.rate, l.rate(), v.acked, v.lost, v.doubled, l.retries,
+		p50.Round(10*time.Microsecond), p99.Round(10*time.Microsecond))
+}
+
+// TestDrillGatewayKill kills the gateway process with SIGKILL while devices
+// stream scans, and starts it again on the same address: the devices dial
+// again and resend what got no verdict; the ledger keeps every acknowledged
+// scan once.
+func TestDrillGatewayKill(t *testing.T) {
+	f := mustFair(t)
+	bin := filepath.Join(t.TempDir(), "crowdflow")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	srv := redistest.Start(t, redistest.Options{AppendFsync: "everysec"})
+	addr := freeAddr(t)
+	listening := regexp.MustCompile(`^gateway listening on `)
+	start := func() *proc {
+		p := startProc(t, "gateway", bin, "gateway", "--config", ouarzazate, "--data", f.data, "--redis", srv.URL(),
+			"--listen", addr, "--clock", fairClock, "--log-level", "warn")
+		p.waitCount(listening, 1, 30*time.Second)
+		return p
+	}
+	gw := start()
+	l := startLoad(t, f, "http://"+addr, drillSize.devices, drillSize.rate)
+	waitUntil(t, time.Minute, "scans before the kill", func() bool { return l.acks() >= drillSize.before })
+	killed, atKill := time.Now(), l.acks()
+	gw.kill()
+	waitUntil(t, time.Minute, "devices to see the gateway gone", func() bool {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		return l.retries >= drillSize.devices
+	})
+	restarted := time.Now()
+	start()
+	waitUntil(t, time.Minute, "scans after the restart", func() bool { return l.acks() >= atKill+drillSize.after })
+	l.stopLoad()
+	v := checkLedger(t, l, redisengine.Options{URL: srv.URL()}, false)
+	p50, p99 := l.latency()
+	t.Logf("gateway kill -9, %d devices at %.0f scans/s (%.0f/s acknowledged on average): %d acknowledged (%d before the kill), "+
+		"%d lost, %d counted twice, %d resends; down %s, first verdict %s after the restart began; verdict p50 %s p99 %s",
+		drillSize.devices, drillSize.rate, l.rate(), v.acked, atKill, v.lost, v.doubled, l.retries,
+		restarted.Sub(killed).Round(time.Millisecond), l.firstAckAfter(restarted).Sub(restarted).Round(time.Millisecond),
 		p50.Round(10*time.Microsecond), p99.Round(10*time.Microsecond))
 }
