@@ -12,4 +12,6 @@ var drillSize = struct {
 	full    bool    // the figures are asserted (timings need a quiet machine)
 	// sequential is the number of scans of each run of the replication cost
 	sequential int
-}{devices: 20, rate: 500, before: 3000, after: 3000, full: true, sequential: 20000}
+	// stormLive live clients and stormDevices devices reconnect at once
+	stormLive, stormDevices int
+}{devices: 20, rate: 500, before: 3000, after: 3000, full: true, sequential: 20000, stormLive: 2000, stormDevices: 50}

@@ -11,4 +11,6 @@ var drillSize = struct {
 	full    bool    // the figures are asserted (timings need a quiet machine)
 	// sequential is the number of scans of each run of the replication cost
 	sequential int
-}{devices: 4, rate: 100, before: 50, after: 50, sequential: 300}
+	// stormLive live clients and stormDevices devices reconnect at once
+	stormLive, stormDevices int
+}{devices: 4, rate: 100, before: 50, after: 50, sequential: 300, stormLive: 50, stormDevices: 4}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -11,9 +12,11 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
 	"github.com/redis/go-redis/v9"
 
 	"crowdflow/admission"
@@ -21,6 +24,7 @@ import (
 	"crowdflow/internal/redistest"
 	"crowdflow/ledger"
 	"crowdflow/ledger/redisengine"
+	"crowdflow/token"
 )
 
 // The fault drills (issue 12): each starts its own real processes, drives
@@ -55,6 +59,7 @@ type load struct {
 	acked    map[string]checkin.Code
 	ackTimes []time.Time
 	lat      []time.Duration // of first tries that got a verdict
+	latAt    []time.Time     // when each of lat was sent
 	retries  int             // scans sent again after an error or a lost connection
 	unacked  []string        // scans still without a verdict when the drain ended
 }
@@ -137,6 +142,7 @@ func (l *load) device(name, payload string, every time.Duration) {
 			l.ackTimes = append(l.ackTimes, time.Now())
 			if try == 0 {
 				l.lat = append(l.lat, time.Since(t0))
+				l.latAt = append(l.latAt, t0)
 			}
 			l.mu.Unlock()
 			break
@@ -188,6 +194,20 @@ func (l *load) latency() (p50, p99 time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return percentile(l.lat, 0.50), percentile(l.lat, 0.99)
+}
+
+// latencyBetween is the p99 of the first-try verdicts sent between from
+// and to, and their number.
+func (l *load) latencyBetween(from, to time.Time) (p99 time.Duration, n int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var in []time.Duration
+	for i, at := range l.latAt {
+		if !at.Before(from) && at.Before(to) {
+			in = append(in, l.lat[i])
+		}
+	}
+	return percentile(in, 0.99), len(in)
 }
 
 func percentile(d []time.Duration, p float64) time.Duration {
@@ -632,4 +652,102 @@ func TestDrillGatewayKill(t *testing.T) {
 		drillSize.devices, drillSize.rate, l.rate(), v.acked, atKill, v.lost, v.doubled, l.retries,
 		restarted.Sub(killed).Round(time.Millisecond), l.firstAckAfter(restarted).Sub(restarted).Round(time.Millisecond),
 		p50.Round(10*time.Microsecond), p99.Round(10*time.Microsecond))
+}
+
+// watchers are live clients on /ws/live that dial again whenever their
+// connection ends, as the board does, until stop.
+type watchers struct {
+	stop      chan struct{}
+	wg        sync.WaitGroup
+	connected atomic.Int64 // clients holding a connection that sent its snapshot
+	dials     atomic.Int64
+}
+
+func startWatchers(t *testing.T, f *fair, base string, n int) *watchers {
+	t.Helper()
+	w := &watchers{stop: make(chan struct{})}
+	url := "ws" + strings.TrimPrefix(base, "http") + "/ws/live"
+	for i := range n {
+		now := time.Now()
+		tok, err := token.Sign(f.secret, token.Claims{Role: token.Security, Subject: fmt.Sprintf("board-%04d", i),
+			Issued: now.Unix(), Expires: now.Add(time.Hour).Unix()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.wg.Go(func() { w.watch(url, tok) })
+	}
+	t.Cleanup(func() {
+		close(w.stop)
+		w.wg.Wait()
+	})
+	return w
+}
+
+func (w *watchers) watch(url, tok string) {
+	d := websocket.Dialer{HandshakeTimeout: replyWait}
+	for {
+		select {
+		case <-w.stop:
+			return
+		default:
+		}
+		w.dials.Add(1)
+		ws, _, err := d.Dial(url, http.Header{"Authorization": {"Bearer " + tok}})
+		if err != nil {
+			time.Sleep(retryPause) // a client's pause between dials
+			continue
+		}
+		go func() { // the test's end closes the connection
+			<-w.stop
+			_ = ws.Close()
+		}()
+		_ = ws.SetReadDeadline(time.Time{})
+		if _, _, err := ws.ReadMessage(); err == nil { // the snapshot
+			w.connected.Add(1)
+			for {
+				if _, _, err := ws.ReadMessage(); err != nil {
+					break
+				}
+			}
+			w.connected.Add(-1)
+		}
+		_ = ws.Close()
+	}
+}
+
+// TestDrillReconnectStorm restarts the gateway while live clients watch and
+// devices scan: all of them dial again at once. The gateway takes them all
+// back, and the verdicts of the scans sent during the storm keep their
+// latency (p99 under 50 ms at full size).
+func TestDrillReconnectStorm(t *testing.T) {
+	f := mustFair(t)
+	srv := redistest.Start(t, redistest.Options{AppendFsync: "everysec"})
+	addr := freeAddr(t)
+	args := []string{"--redis", srv.URL(), "--listen", addr}
+	base, stop := f.gateway(t, nil, args...)
+	w := startWatchers(t, f, base, drillSize.stormLive)
+	l := startLoad(t, f, base, drillSize.stormDevices, drillSize.rate)
+	waitUntil(t, 2*time.Minute, "every live client connected", func() bool {
+		return w.connected.Load() == int64(drillSize.stormLive) && l.acks() >= drillSize.before
+	})
+	steady, _ := l.latencyBetween(l.start, time.Now())
+	if code := stop(); code != exitOK {
+		t.Fatalf("gateway exit %d on stop", code)
+	}
+	restarted, atRestart, dialsBefore := time.Now(), l.acks(), w.dials.Load()
+	f.gateway(t, nil, args...)
+	waitUntil(t, 2*time.Minute, "every live client back", func() bool {
+		return w.connected.Load() == int64(drillSize.stormLive) && l.acks() >= atRestart+drillSize.after
+	})
+	back := time.Now()
+	p99, n := l.latencyBetween(restarted, back)
+	l.stopLoad()
+	v := checkLedger(t, l, redisengine.Options{URL: srv.URL()}, false)
+	if drillSize.full && p99 > 50*time.Millisecond {
+		t.Errorf("verdict p99 %s during the reconnect storm, want under 50 ms", p99)
+	}
+	t.Logf("reconnect storm: gateway restarted under %d live clients and %d devices at %.0f scans/s: all back %s after the restart "+
+		"(%d dials); verdict p99 %s over %d scans sent during the storm (%s before it); %d acknowledged, %d lost, %d counted twice",
+		drillSize.stormLive, drillSize.stormDevices, drillSize.rate, back.Sub(restarted).Round(time.Millisecond),
+		w.dials.Load()-dialsBefore, p99.Round(10*time.Microsecond), n, steady.Round(10*time.Microsecond), v.acked, v.lost, v.doubled)
 }
