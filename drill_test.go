@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
-	"github.com/redis/go-redis/v9"
 
 	"crowdflow/admission"
 	"crowdflow/checkin"
@@ -365,40 +364,11 @@ func TestDrillSentinelFailover(t *testing.T) {
 		resumed.Sub(promoted).Round(time.Millisecond), p50.Round(10*time.Microsecond), p99.Round(10*time.Microsecond))
 }
 
-// waitEngine runs each script on one connection and then WAIT for replicas
-// replicas to have it: what it costs a verdict to be acknowledged only once
-// a replica holds the scan, so that a failover cannot lose it.
-type waitEngine struct {
-	conn     *redis.Conn
-	replicas int
-}
-
-func (e *waitEngine) Eval(ctx context.Context, s *ledger.Script, keys []string, args ...string) (any, error) {
-	argv := make([]any, len(args))
-	for i, a := range args {
-		argv[i] = a
-	}
-	res, err := e.conn.EvalSha(ctx, s.SHA1, keys, argv...).Result()
-	if err != nil && strings.HasPrefix(err.Error(), "NOSCRIPT") {
-		res, err = e.conn.Eval(ctx, s.Source, keys, argv...).Result()
-	}
-	if err != nil && !errors.Is(err, redis.Nil) {
-		return nil, err
-	}
-	n, werr := e.conn.Do(ctx, "WAIT", e.replicas, 1000).Int()
-	if werr != nil || n < e.replicas {
-		return nil, fmt.Errorf("wait: %d replicas, %v", n, werr)
-	}
-	return res, nil
-}
-
-func (e *waitEngine) Ping(ctx context.Context) error { return e.conn.Ping(ctx).Err() }
-func (e *waitEngine) Close() error                   { return e.conn.Close() }
-
 // TestDrillReplicationCost measures the verdict latency of scans decided one
 // after another on a primary with two replicas: as it is (asynchronous
 // replication), with min-replicas-to-write 1, and with WAIT 1 after each
-// scan. Only WAIT keeps an acknowledged scan through the primary's death.
+// scan (--redis-wait-replicas 1). Only WAIT keeps an acknowledged scan
+// through the primary's death.
 func TestDrillReplicationCost(t *testing.T) {
 	f := mustFair(t)
 	primary := redistest.Start(t, redistest.Options{AppendFsync: "everysec"})
@@ -447,7 +417,12 @@ func TestDrillReplicationCost(t *testing.T) {
 	if err := cl.ConfigSet(ctx, "min-replicas-to-write", "0").Err(); err != nil {
 		t.Fatal(err)
 	}
-	w50, w99 := measure(&waitEngine{conn: plain.Client().(*redis.Client).Conn(), replicas: 1}, "wait")
+	waiting, err := redisengine.Dial(ctx, redisengine.Options{URL: primary.URL(), WaitReplicas: 1}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer waiting.Close()
+	w50, w99 := measure(waiting, "wait")
 	r := func(d time.Duration) time.Duration { return d.Round(10 * time.Microsecond) }
 	t.Logf("verdict latency of %d scans one after another, primary + 2 replicas: asynchronous p50 %s p99 %s; "+
 		"min-replicas-to-write 1 p50 %s p99 %s; WAIT 1 after each scan p50 %s p99 %s",
@@ -499,7 +474,8 @@ func TestDrillClusterMigration(t *testing.T) {
 
 // TestDrillUnreplicatedScan shows what happens to a scan the primary
 // acknowledged and never sent to a replica: replication is held, one scan
-// is acknowledged as usual and another only after WAIT 1, the primary dies
+// is acknowledged as usual and another would be only after WAIT 1
+// (--redis-wait-replicas 1), the primary dies
 // with both, and a replica takes over. The first is lost though
 // acknowledged; the second was never acknowledged, so its device resends it
 // and it counts once.
@@ -518,9 +494,12 @@ func TestDrillUnreplicatedScan(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	conn := eng.Client().(*redis.Client).Conn()
-	defer conn.Close()
-	waited, err := ledger.New(admission.LedgerConfig(f.ev), &waitEngine{conn: conn, replicas: 1})
+	weng, err := redisengine.Dial(ctx, redisengine.Options{URL: st.URL(), WaitReplicas: 1}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer weng.Close()
+	waited, err := ledger.New(admission.LedgerConfig(f.ev), weng)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -539,8 +518,8 @@ func TestDrillUnreplicatedScan(t *testing.T) {
 		t.Fatalf("scan without WAIT: %v", err)
 	}
 	t0 := time.Now()
-	if v, err := scan(waited, "waited"); err == nil {
-		t.Fatalf("scan with WAIT 1 while no replica hears: %+v, want an error (no acknowledgement)", v)
+	if v, err := scan(waited, "waited"); !errors.Is(err, redisengine.ErrNotReplicated) {
+		t.Fatalf("scan with --redis-wait-replicas 1 while no replica hears: %+v, %v; want ErrNotReplicated (no acknowledgement)", v, err)
 	}
 	waitCost := time.Since(t0)
 	old := st.Primary(t)

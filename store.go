@@ -27,6 +27,8 @@ func addRedisFlags(fs *flag.FlagSet) *redisengine.Options {
 	fs.StringVar(&o.CA, "redis-ca", "", "PEM file of the authority that signed the Redis servers' certificates (rediss://)")
 	fs.StringVar(&o.Cert, "redis-cert", "", "PEM client certificate for Redis servers that ask for one (rediss://)")
 	fs.StringVar(&o.Key, "redis-key", "", "PEM private key of --redis-cert")
+	fs.IntVar(&o.WaitReplicas, "redis-wait-replicas", 0, "acknowledge a scan only once this many replicas have it "+
+		"(WAIT; a failover then loses no acknowledged scan); not with --redis-cluster")
 	return o
 }
 
@@ -44,8 +46,8 @@ func openEngine(ctx context.Context, ro redisengine.Options, dataDir string, log
 		}
 		return e, nil
 	}
-	if ro.Cluster || ro.PasswordFile != "" || ro.CA != "" || ro.Cert != "" || ro.Key != "" {
-		return nil, usagef("--redis-cluster, --redis-password-file, --redis-ca, --redis-cert and --redis-key need --redis")
+	if ro.Cluster || ro.PasswordFile != "" || ro.CA != "" || ro.Cert != "" || ro.Key != "" || ro.WaitReplicas != 0 {
+		return nil, usagef("--redis-cluster, --redis-password-file, --redis-ca, --redis-cert, --redis-key and --redis-wait-replicas need --redis")
 	}
 	e, err := embedded.Open(embedded.Options{Dir: filepath.Join(dataDir, "ledger"), Logger: logger})
 	if err != nil {

@@ -36,6 +36,11 @@ type Options struct {
 	// the servers' certificates (instead of the system's), and a client
 	// certificate with its key for servers that ask for one.
 	CA, Cert, Key string
+	// WaitReplicas, if > 0, makes every script wait (WAIT) until that many
+	// replicas have its writes, or fail with ErrNotReplicated: a failover
+	// then loses no acknowledged scan, at the cost of a round trip to a
+	// replica per scan. Not with a Cluster.
+	WaitReplicas int
 }
 
 // Kind names the topology of a URL: "redis" (one server), "redis sentinel"
@@ -89,6 +94,7 @@ func Redact(raw string) string {
 type client struct {
 	c       redis.UniversalClient
 	kind    string
+	wait    int
 	secrets []string // what must never be printed: the passwords in use
 }
 
@@ -168,6 +174,9 @@ func newClient(o Options, logger *slog.Logger) (*client, error) {
 		return nil, bad("--redis-cert and --redis-key go together")
 	}
 	sentinel := q.Has("master_name")
+	if o.WaitReplicas < 0 || o.WaitReplicas > 0 && o.Cluster {
+		return nil, bad("--redis-wait-replicas %d: want 0 or more, and 0 with --redis-cluster", o.WaitReplicas)
+	}
 	if sentinel && o.Cluster {
 		return nil, bad("master_name (Sentinel) and --redis-cluster exclude each other")
 	}
@@ -182,7 +191,7 @@ func newClient(o Options, logger *slog.Logger) (*client, error) {
 			return nil, fmt.Errorf("%w: --redis-password-file %s is empty", ErrOptions, o.PasswordFile)
 		}
 	}
-	c := &client{kind: o.Kind()}
+	c := &client{kind: o.Kind(), wait: o.WaitReplicas}
 	if u.User != nil {
 		p, _ := u.User.Password()
 		c.secrets = append(c.secrets, p)
@@ -269,7 +278,7 @@ func Dial(ctx context.Context, o Options, logger *slog.Logger) (*Engine, error) 
 	if err != nil {
 		return nil, err
 	}
-	e := &Engine{c: c.c, kind: c.kind}
+	e := &Engine{c: c.c, kind: c.kind, wait: c.wait}
 	if err := e.Ping(ctx); err != nil {
 		_ = e.Close()
 		return nil, fmt.Errorf("%s %s: %w", c.kind, Redact(o.URL), c.scrub(err))

@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"errors"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"crowdflow/internal/redistest"
+	"crowdflow/ledger"
 	"crowdflow/ledger/redisengine"
 )
 
@@ -64,6 +67,8 @@ func TestDialRefuses(t *testing.T) {
 		"password twice":                   {URL: "redis://:s3cr3t@127.0.0.1:1/0", PasswordFile: pwFile},
 		"sentinel password twice":          {URL: "redis://127.0.0.1:1/0?master_name=m&password=s3cr3t", PasswordFile: pwFile},
 		"cluster bad addr":                 {URL: "redis://:s3cr3t@127.0.0.1:1?addr=nohost", Cluster: true},
+		"cluster and wait":                 {URL: "redis://:s3cr3t@127.0.0.1:1", Cluster: true, WaitReplicas: 1},
+		"negative wait":                    {URL: "redis://:s3cr3t@127.0.0.1:1/0", WaitReplicas: -1},
 	}
 	for name, o := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -154,5 +159,50 @@ func TestTLS(t *testing.T) {
 				t.Errorf("skip_verify warning logged: %v, want %v (log %q)", got, tc.warning, logged.String())
 			}
 		})
+	}
+}
+
+// TestWaitReplicas runs a script on a primary whose one replica listens
+// through a proxy: with WaitReplicas 1 it returns once the replica has the
+// write, and ErrNotReplicated while the link is held, although the script
+// ran on the primary.
+func TestWaitReplicas(t *testing.T) {
+	primary := redistest.Start(t, redistest.Options{})
+	link := redistest.StartProxy(t, primary.Addr())
+	_, port, _ := net.SplitHostPort(link.Addr())
+	replica := redistest.Start(t, redistest.Options{Args: []string{"--replicaof", "127.0.0.1", port}})
+	rc := replica.Client(t)
+	ctx := t.Context()
+	for {
+		info, err := rc.Info(ctx, "replication").Result()
+		if err == nil && strings.Contains(info, "master_link_status:up") {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatal("replica never in sync")
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	eng, err := redisengine.Dial(ctx, redisengine.Options{URL: primary.URL(), WaitReplicas: 1}, discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close()
+	incr := ledger.NewScript("incr", "return redis.call('INCR', KEYS[1])")
+	if got, err := eng.Eval(ctx, incr, []string{"{w}:n"}); err != nil || got != int64(1) {
+		t.Fatalf("eval with the replica listening: %v, %v; want 1", got, err)
+	}
+	if got := rc.Get(ctx, "{w}:n").Val(); got != "1" {
+		t.Errorf("replica has %q once Eval returned, want 1", got)
+	}
+	link.Hold(true)
+	_, err = eng.Eval(ctx, incr, []string{"{w}:n"})
+	link.Hold(false)
+	if !errors.Is(err, redisengine.ErrNotReplicated) {
+		t.Fatalf("eval with the link held: %v, want ErrNotReplicated", err)
+	}
+	if got := primary.Client(t).Get(ctx, "{w}:n").Val(); got != "2" {
+		t.Errorf("primary has %q, want 2: the script ran, only its acknowledgement failed", got)
 	}
 }

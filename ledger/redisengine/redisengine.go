@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -24,7 +25,18 @@ import (
 type Engine struct {
 	c    redis.UniversalClient
 	kind string // "redis", "redis sentinel" or "redis cluster"
+	// wait is the number of replicas each script's writes must reach
+	// before Eval returns (WAIT); 0: none, replication is asynchronous.
+	wait int
 }
+
+// WaitTimeout bounds how long Eval waits for replicas (Options.WaitReplicas).
+const WaitTimeout = time.Second
+
+// ErrNotReplicated is returned by Eval when a script ran but its writes did
+// not reach Options.WaitReplicas replicas within WaitTimeout: the caller
+// must not acknowledge it (its device resends it, with its id, later).
+var ErrNotReplicated = errors.New("not replicated")
 
 var _ ledger.Engine = (*Engine)(nil)
 
@@ -53,9 +65,9 @@ func (e *Engine) Eval(ctx context.Context, s *ledger.Script, keys []string, args
 	for i, a := range args {
 		argv[i] = a
 	}
-	res, err := e.c.EvalSha(ctx, s.SHA1, keys, argv...).Result()
+	res, err := e.eval(ctx, s, keys, argv, true)
 	if err != nil && strings.HasPrefix(err.Error(), "NOSCRIPT") {
-		res, err = e.c.Eval(ctx, s.Source, keys, argv...).Result()
+		res, err = e.eval(ctx, s, keys, argv, false)
 	}
 	switch {
 	case errors.Is(err, redis.Nil):
@@ -68,6 +80,34 @@ func (e *Engine) Eval(ctx context.Context, s *ledger.Script, keys []string, args
 		return nil, err
 	}
 	return res, nil
+}
+
+// eval runs s by EVALSHA (sha) or EVAL, followed on the same connection by
+// WAIT when the engine waits for replicas.
+func (e *Engine) eval(ctx context.Context, s *ledger.Script, keys []string, argv []any, sha bool) (any, error) {
+	run := func(c redis.Scripter) *redis.Cmd {
+		if sha {
+			return c.EvalSha(ctx, s.SHA1, keys, argv...)
+		}
+		return c.Eval(ctx, s.Source, keys, argv...)
+	}
+	if e.wait == 0 {
+		return run(e.c).Result()
+	}
+	var script, wait *redis.Cmd
+	_, _ = e.c.Pipelined(ctx, func(p redis.Pipeliner) error { // one pipeline: one connection
+		script = run(p)
+		wait = p.Do(ctx, "WAIT", e.wait, WaitTimeout.Milliseconds())
+		return nil
+	})
+	res, err := script.Result()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, err
+	}
+	if n, werr := wait.Int(); werr != nil || n < e.wait {
+		return nil, fmt.Errorf("%w: %s reached %d of %d replicas within %s (%v)", ErrNotReplicated, s.Name, n, e.wait, WaitTimeout, werr)
+	}
+	return res, err
 }
 
 // Ping reports whether Redis answers.
