@@ -34,6 +34,20 @@ import (
 // drillSize in drill_full_test.go) and prints their figures; `make test`
 // runs a short version of each (drill_short_test.go).
 
+// drillSizes are the loads of the drills: drillSize is set in
+// drill_short_test.go (make test) or drill_full_test.go (make drill).
+type drillSizes struct {
+	devices int
+	rate    float64 // scans/s from all devices together
+	before  int     // scans acknowledged before the fault
+	after   int     // scans acknowledged after recovery before the load stops
+	full    bool    // the issue's figures are asserted (timings need a quiet machine)
+	// sequential is the number of scans of each run of the replication cost
+	sequential int
+	// stormLive live clients and stormDevices devices reconnect at once
+	stormLive, stormDevices int
+}
+
 // retryPause is how long a device waits before it resends a scan the
 // gateway could not decide, or dials again after a lost connection.
 const retryPause = 50 * time.Millisecond
@@ -166,6 +180,13 @@ func (l *load) rate() float64 {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return float64(len(l.acked)) / l.ended.Sub(l.start).Seconds()
+}
+
+// resends is the number of scans sent again so far.
+func (l *load) resends() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.retries
 }
 
 // acks is the number of scans acknowledged so far.
@@ -310,11 +331,7 @@ func TestDrillRedisKill(t *testing.T) {
 			killed, atKill := time.Now(), l.acks()
 			srv.Kill()
 			// Keep it down until the devices have felt it.
-			waitUntil(t, time.Minute, "devices to see the store gone", func() bool {
-				l.mu.Lock()
-				defer l.mu.Unlock()
-				return l.retries >= drillSize.devices
-			})
+			waitUntil(t, time.Minute, "devices to see the store gone", func() bool { return l.resends() >= drillSize.devices })
 			restarted := time.Now()
 			srv.Restart()
 			waitUntil(t, time.Minute, "scans after the restart", func() bool { return l.acks() >= atKill+drillSize.after })
@@ -454,9 +471,7 @@ func TestDrillClusterMigration(t *testing.T) {
 		}
 	}
 	began, atMove := time.Now(), l.acks()
-	l.mu.Lock()
-	retriesBefore := l.retries
-	l.mu.Unlock()
+	retriesBefore := l.resends()
 	keys := c.MigrateSlot(t, int(slot), to)
 	took := time.Since(began)
 	if owner := c.Owner(t, int(slot)); owner != to {
@@ -563,18 +578,13 @@ func TestDrillRedisNetwork(t *testing.T) {
 	base, _ := f.gateway(t, nil, "--redis", "redis://"+proxy.Addr()+"/0")
 	l := startLoad(t, f, base, drillSize.devices, drillSize.rate)
 	waitUntil(t, time.Minute, "scans before the faults", func() bool { return l.acks() >= drillSize.before })
-	retries := func() int {
-		l.mu.Lock()
-		defer l.mu.Unlock()
-		return l.retries
-	}
 	at := l.acks()
 	proxy.Delay(20 * time.Millisecond)
 	waitUntil(t, time.Minute, "scans through the slow link", func() bool { return l.acks() >= at+drillSize.after/2 })
 	proxy.Delay(0)
-	held, r0 := time.Now(), retries()
+	held, r0 := time.Now(), l.resends()
 	proxy.Hold(true)
-	waitUntil(t, time.Minute, "devices to be told to resend", func() bool { return retries() >= r0+drillSize.devices })
+	waitUntil(t, time.Minute, "devices to be told to resend", func() bool { return l.resends() >= r0+drillSize.devices })
 	proxy.Hold(false)
 	heldFor := time.Since(held)
 	at = l.acks()
@@ -615,11 +625,7 @@ func TestDrillGatewayKill(t *testing.T) {
 	waitUntil(t, time.Minute, "scans before the kill", func() bool { return l.acks() >= drillSize.before })
 	killed, atKill := time.Now(), l.acks()
 	gw.kill()
-	waitUntil(t, time.Minute, "devices to see the gateway gone", func() bool {
-		l.mu.Lock()
-		defer l.mu.Unlock()
-		return l.retries >= drillSize.devices
-	})
+	waitUntil(t, time.Minute, "devices to see the gateway gone", func() bool { return l.resends() >= drillSize.devices })
 	restarted := time.Now()
 	start()
 	waitUntil(t, time.Minute, "scans after the restart", func() bool { return l.acks() >= atKill+drillSize.after })
