@@ -3,7 +3,6 @@ package redistest_test
 import (
 	"context"
 	"testing"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -38,26 +37,5 @@ func TestCluster(t *testing.T) {
 	}
 	if got := cl.Get(ctx, "{a}:k").Val(); got != "v" {
 		t.Errorf("get {a}:k = %q, want v", got)
-	}
-}
-
-// TestSentinel forms one primary, two replicas and three sentinels, kills
-// the primary, and checks that the sentinels name another one.
-func TestSentinel(t *testing.T) {
-	st := redistest.StartSentinel(t, redistest.SentinelOptions{Replicas: 2, Sentinels: 3,
-		Server: redistest.Options{Password: "s3cret"}})
-	first := st.Primary(t)
-	if first != st.Servers[0] {
-		t.Fatalf("primary %s, want the first server %s", first.Addr(), st.Servers[0].Addr())
-	}
-	first.Kill()
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-	defer cancel()
-	for st.Primary(t) == first {
-		select {
-		case <-ctx.Done():
-			t.Fatalf("no failover within 30 s of the primary's death")
-		case <-time.After(50 * time.Millisecond):
-		}
 	}
 }
