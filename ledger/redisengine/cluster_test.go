@@ -45,7 +45,8 @@ func TestCluster(t *testing.T) {
 	t.Run("OneSlotPerEvent", func(t *testing.T) { testOneSlotPerEvent(t, dial(t)) })
 }
 
-// testOneSlotPerEvent scans, tallies and revokes for six events, then lists
+// testOneSlotPerEvent scans, tallies, revokes and closes a day for six
+// events, then lists
 // every key on every primary: each key names one event's hash tag {event},
 // all keys of an event sit in its one slot on one node, and the events are
 // spread over more than one primary.
@@ -61,7 +62,8 @@ func testOneSlotPerEvent(t *testing.T, eng *redisengine.Engine) {
 	at := time.Date(2025, 9, 17, 10, 0, 0, 0, time.UTC)
 	for _, ev := range events {
 		st, err := ledger.New(ledger.Config{Event: ev, Location: time.UTC,
-			Zones: []ledger.Zone{{ID: "site", Capacity: 10}, {ID: "hall", Parent: "site", Capacity: 5}}}, eng)
+			Zones: []ledger.Zone{{ID: "site", Capacity: 10}, {ID: "hall", Parent: "site", Capacity: 5}},
+			Days:  []ledger.Day{{Date: "2025-09-17", Close: at.Add(12 * time.Hour)}}}, eng)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -74,6 +76,9 @@ func testOneSlotPerEvent(t *testing.T, eng *redisengine.Engine) {
 		}
 		if _, err := st.Revoke(ctx, at, "test", "t9"); err != nil {
 			t.Fatalf("revoke on %s: %v", ev, err)
+		}
+		if _, err := st.CloseDay(ctx, "2025-09-17", "test"); err != nil {
+			t.Fatalf("close day on %s: %v", ev, err)
 		}
 	}
 	var mu sync.Mutex
