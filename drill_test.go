@@ -44,8 +44,11 @@ type drillSizes struct {
 	full    bool    // the figures are asserted (timings need a quiet machine)
 	// sequential is the number of scans of each run of the replication cost
 	sequential int
-	// stormLive live clients and stormDevices devices reconnect at once
-	stormLive, stormDevices int
+	// stormLive live clients and stormDevices devices, these sending
+	// stormRate scans/s together, reconnect at once; stormScans are
+	// acknowledged before the restart, and after it
+	stormLive, stormDevices, stormScans int
+	stormRate                           float64
 }
 
 // retryPause is how long a device waits before it resends a scan the
@@ -720,9 +723,9 @@ func TestDrillReconnectStorm(t *testing.T) {
 	args := []string{"--redis", srv.URL(), "--listen", addr}
 	base, stop := f.gateway(t, nil, args...)
 	w := startWatchers(t, f, base, drillSize.stormLive)
-	l := startLoad(t, f, base, drillSize.stormDevices, drillSize.rate)
+	l := startLoad(t, f, base, drillSize.stormDevices, drillSize.stormRate)
 	waitUntil(t, 2*time.Minute, "every live client connected", func() bool {
-		return w.connected.Load() == int64(drillSize.stormLive) && l.acks() >= drillSize.before
+		return w.connected.Load() == int64(drillSize.stormLive) && l.acks() >= drillSize.stormScans
 	})
 	steady, _ := l.latencyBetween(l.start, time.Now())
 	// Devices that never fall quiet for DrainWait are cut at the shutdown
@@ -732,7 +735,7 @@ func TestDrillReconnectStorm(t *testing.T) {
 	restarted, atRestart, dialsBefore := time.Now(), l.acks(), w.dials.Load()
 	f.gateway(t, nil, args...)
 	waitUntil(t, 2*time.Minute, "every live client back", func() bool {
-		return w.connected.Load() == int64(drillSize.stormLive) && l.acks() >= atRestart+drillSize.after
+		return w.connected.Load() == int64(drillSize.stormLive) && l.acks() >= atRestart+drillSize.stormScans
 	})
 	back := time.Now()
 	p99, n := l.latencyBetween(restarted, back)
@@ -743,6 +746,6 @@ func TestDrillReconnectStorm(t *testing.T) {
 	}
 	t.Logf("reconnect storm: gateway stopped (exit %d) and restarted under %d live clients and %d devices at %.0f scans/s: all back %s after the restart "+
 		"(%d dials); verdict p99 %s over %d scans sent during the storm (%s before it); %d acknowledged, %d lost, %d counted twice",
-		stopCode, drillSize.stormLive, drillSize.stormDevices, drillSize.rate, back.Sub(restarted).Round(time.Millisecond),
+		stopCode, drillSize.stormLive, drillSize.stormDevices, drillSize.stormRate, back.Sub(restarted).Round(time.Millisecond),
 		w.dials.Load()-dialsBefore, p99.Round(10*time.Microsecond), n, steady.Round(10*time.Microsecond), v.acked, v.lost, v.doubled)
 }

@@ -141,7 +141,9 @@ func (s *Server) start() {
 		}
 		bin, args = "redis-sentinel", append([]string{conf}, args...)
 	} else {
-		args = append(args, "--save", "")
+		// --save "": no RDB snapshots; a replica's first sync starts at
+		// once instead of after the default 5 s wait for more replicas.
+		args = append(args, "--save", "", "--repl-diskless-sync-delay", "0")
 		if s.opts.AppendFsync != "" {
 			args = append(args, "--appendonly", "yes", "--appendfsync", s.opts.AppendFsync)
 		} else {
