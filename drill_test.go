@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -49,6 +50,9 @@ type drillSizes struct {
 	// acknowledged before the restart, and after it
 	stormLive, stormDevices, stormScans int
 	stormRate                           float64
+	// laneScans is the number of scans a CLI scanner sends in each phase
+	// of the scanner-gateway network drill
+	laneScans int
 }
 
 // retryPause is how long a device waits before it resends a scan the
@@ -619,10 +623,7 @@ func TestDrillRedisNetwork(t *testing.T) {
 // scan once.
 func TestDrillGatewayKill(t *testing.T) {
 	f := mustFair(t)
-	bin := filepath.Join(t.TempDir(), "crowdflow")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := mustBinary(t)
 	srv := redistest.Start(t, redistest.Options{AppendFsync: "everysec"})
 	addr := freeAddr(t)
 	listening := regexp.MustCompile(`^gateway listening on `)
@@ -748,4 +749,94 @@ func TestDrillReconnectStorm(t *testing.T) {
 		"(%d dials); verdict p99 %s over %d scans sent during the storm (%s before it); %d acknowledged, %d lost, %d counted twice",
 		stopCode, drillSize.stormLive, drillSize.stormDevices, drillSize.stormRate, back.Sub(restarted).Round(time.Millisecond),
 		w.dials.Load()-dialsBefore, p99.Round(10*time.Microsecond), n, steady.Round(10*time.Microsecond), v.acked, v.lost, v.doubled)
+}
+
+// mustBinary builds crowdflow into a directory of t, for drills that kill
+// a process or run the CLI scanner.
+func mustBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "crowdflow")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// TestDrillScannerNetwork puts a TCP proxy between a CLI scanner and the
+// gateway, and silences it while a person is scanned: the scanner decides
+// offline (within its 2 s verdict timeout), keeps deciding offline, and
+// once the link is back uploads its queue; every scan is then in the ledger
+// once, with the counters equal to a recount.
+func TestDrillScannerNetwork(t *testing.T) {
+	f := mustFair(t)
+	bin := mustBinary(t)
+	srv := redistest.Start(t, redistest.Options{AppendFsync: "everysec"})
+	base, _ := f.gateway(t, nil, "--redis", srv.URL())
+	started := time.Now()
+	proxy := redistest.StartProxy(t, strings.TrimPrefix(base, "http://"))
+	now := time.Now()
+	tok, err := token.Sign(f.secret, token.Claims{Role: token.Scanner, Subject: "lane-1",
+		Issued: now.Unix(), Expires: now.Add(time.Hour).Unix()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokFile := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(tokFile, []byte(tok+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	clockStart, _ := time.Parse(time.RFC3339, fairClock)
+	sc := startProc(t, "lane-1", bin, "scanner", "--gateway", "http://"+proxy.Addr(), "--gate", fairGate,
+		"--direction", "in", "--token-file", tokFile, "--config", ouarzazate, "--data", f.data,
+		"--queue", t.TempDir(), "--device", "lane-1", "--clock", clockStart.Add(time.Since(started)).Format(time.RFC3339Nano),
+		"--retry-max", "1s", "--drain", "30s", "--log-level", "warn")
+	sc.waitCount(reOnline, 1, 30*time.Second)
+	n := 0
+	scan := func() time.Duration {
+		n++
+		t0 := time.Now()
+		sc.send(f.ticket(t))
+		sc.waitCount(reVerdict, n, 30*time.Second) // one person at a time
+		return time.Since(t0)
+	}
+	for range drillSize.laneScans {
+		scan()
+	}
+	proxy.Hold(true)
+	fallback := scan() // the first person after the link went silent
+	if sc.count(reOffline) != 1 {
+		t.Fatalf("%d offline verdicts after the link went silent, want 1", sc.count(reOffline))
+	}
+	for range drillSize.laneScans {
+		scan()
+	}
+	offline := sc.count(reOffline)
+	proxy.Hold(false)
+	proxy.Reset() // what a silent link usually ends in
+	released := time.Now()
+	sc.waitCount(reSynced, offline, time.Minute)
+	synced := time.Since(released)
+	for range drillSize.laneScans {
+		scan()
+	}
+	_ = sc.stdin.Close()
+	if code := sc.exit(45 * time.Second); code != 0 {
+		t.Fatalf("scanner exit %d, want 0 (every queued scan acknowledged)", code)
+	}
+	ids := scanIDs(sc)
+	st := f.ledger(t, redisengine.Options{URL: srv.URL()})
+	checkOnce(t, st, ids)
+	log, err := st.ReadLog(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, want := counters(t, st), ledger.Recount(admission.LedgerConfig(f.ev).Zones, log)
+	if g, w := got["site"], want["site"]; g.Occupancy != w.Occupancy || g.Entries != w.Entries || g.Entries != len(ids) {
+		t.Errorf("site: counters occupancy/entries %d/%d, recount %d/%d, scans %d", g.Occupancy, g.Entries, w.Occupancy, w.Entries, len(ids))
+	}
+	if drillSize.full && fallback > 2500*time.Millisecond {
+		t.Errorf("the first scan after the link went silent waited %s for its offline verdict, want about 2 s", fallback)
+	}
+	t.Logf("scanner-gateway link silenced: offline verdict %s after the scan (verdict timeout 2 s); %d scans decided offline, "+
+		"all synced %s after the link came back; %d scans in the ledger once each, counters equal the recount",
+		fallback.Round(time.Millisecond), offline, synced.Round(time.Millisecond), len(ids))
 }
