@@ -170,3 +170,43 @@ func TestGatewaySentinel(t *testing.T) {
 		t.Errorf("site occupancy in Redis %d, want %d", got, len(tickets))
 	}
 }
+
+// TestRedisTLSFlags revokes a ticket on a Redis that serves TLS only to
+// clients with a certificate from the test's authority: through the flags,
+// then through their environment variables; without the client
+// certificate the command fails.
+func TestRedisTLSFlags(t *testing.T) {
+	f := mustFair(t)
+	certs := redistest.MustCerts(t)
+	srv := redistest.Start(t, redistest.Options{AppendFsync: "everysec",
+		TLS: &redistest.TLS{Cert: certs.ServerCert, Key: certs.ServerKey, CA: certs.CA}})
+	url := "rediss://" + srv.TLSAddr() + "/0"
+	revoke := []string{"tickets", "revoke", "--config", ouarzazate, "--data", f.data}
+	tests := map[string]struct {
+		args []string
+		env  map[string]string
+		code int
+	}{
+		"flags": {[]string{"--redis", url, "--redis-ca", certs.CA, "--redis-cert", certs.ClientCert,
+			"--redis-key", certs.ClientKey, "aaaaaaaaaaaaaaaa"}, nil, exitOK},
+		"environment": {[]string{"bbbbbbbbbbbbbbbb"}, map[string]string{"CROWDFLOW_REDIS": url,
+			"CROWDFLOW_REDIS_CA": certs.CA, "CROWDFLOW_REDIS_CERT": certs.ClientCert, "CROWDFLOW_REDIS_KEY": certs.ClientKey}, exitOK},
+		"no client certificate": {[]string{"--redis", url, "--redis-ca", certs.CA, "cccccccccccccccc"}, nil, exitFailure},
+		"ca on plain redis":     {[]string{"--redis", srv.URL(), "--redis-ca", certs.CA, "cccccccccccccccc"}, nil, exitUsage},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			code, stdout, stderr := runCLI(t, tc.env, append(revoke, tc.args...)...)
+			if code != tc.code {
+				t.Fatalf("exit %d, want %d; stdout %q stderr %q", code, tc.code, stdout, stderr)
+			}
+		})
+	}
+	revoked, err := f.ledger(t, redisengine.Options{URL: url, CA: certs.CA, Cert: certs.ClientCert, Key: certs.ClientKey}).Revoked(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(revoked) != 2 {
+		t.Errorf("revocation list in Redis %v, want the two tickets revoked over TLS", revoked)
+	}
+}
