@@ -3,7 +3,7 @@ GO      ?= go
 BIN     ?= bin/crowdflow
 PKGS    := ./...
 
-.PHONY: run test bench build lint deps fuzz
+.PHONY: run test bench build lint deps fuzz drill
 
 ## run: the whole system on one machine (embedded store, the Ouarzazate config)
 run: build
@@ -18,6 +18,12 @@ test: deps
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchtime 1s $(PKGS)
 	$(GO) run ./bench -out BENCHMARKS.md
+
+## drill: the fault drills at full size, each on its own real processes (a few
+## minutes); they print their figures (see BENCHMARKS.md, Drills). make test
+## runs a short version of each.
+drill: deps
+	$(GO) test -tags drill -run '^TestDrill' -count=1 -v -timeout 30m .
 
 ## build: the binary in bin/
 build:

@@ -31,9 +31,9 @@ func runDay(ctx context.Context, c *cli, args []string) error {
 // and any day before it still open: the same operation the ledger performs
 // by itself at closing time. Closing a day twice changes nothing.
 func runDayClose(ctx context.Context, c *cli, args []string) error {
-	fs := c.flags("day close", "day close --config FILE [--redis URL | --data DIR] --day YYYY-MM-DD")
+	fs := c.flags("day close", "day close --config FILE [--redis URL [--redis-cluster] | --data DIR] --day YYYY-MM-DD")
 	config := fs.String("config", "", "event file (YAML)")
-	redisURL := fs.String("redis", "", "Redis URL; without it, the embedded store in --data")
+	redis := addRedisFlags(fs)
 	data := fs.String("data", "./data", "data directory of the embedded store")
 	day := fs.String("day", "", "the event day to close, YYYY-MM-DD")
 	if err := c.parse(fs, args); err != nil {
@@ -56,7 +56,7 @@ func runDayClose(ctx context.Context, c *cli, args []string) error {
 		}
 		return usagef("--day %q is not a day of the event (%s)", *day, strings.Join(dates, ", "))
 	}
-	st, closeStore, err := openLedger(ctx, ev, *redisURL, *data,
+	st, closeStore, err := openLedger(ctx, ev, *redis, *data,
 		slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	if err != nil {
 		return err

@@ -8,6 +8,7 @@ import (
 	"crowdflow/checkin"
 	"crowdflow/event"
 	"crowdflow/ledger"
+	"crowdflow/ledger/redisengine"
 )
 
 // TestDayClose closes a day by hand on the embedded store: the ticket still
@@ -21,7 +22,7 @@ func TestDayClose(t *testing.T) {
 	}
 	at := time.Date(2025, 9, 18, 11, 0, 0, 0, ev.Location)
 	func() {
-		st, closeStore, err := openLedger(t.Context(), ev, "", data, nil)
+		st, closeStore, err := openLedger(t.Context(), ev, redisengine.Options{}, data, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -60,7 +61,7 @@ func TestDayClose(t *testing.T) {
 		}
 	}
 
-	st, closeStore, err := openLedger(t.Context(), ev, "", data, nil)
+	st, closeStore, err := openLedger(t.Context(), ev, redisengine.Options{}, data, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

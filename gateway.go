@@ -18,14 +18,16 @@ import (
 	"crowdflow/event"
 	"crowdflow/gateway"
 	"crowdflow/ledger"
+	"crowdflow/ledger/redisengine"
 	"crowdflow/ticket"
 	"crowdflow/token"
 )
 
 func runGateway(ctx context.Context, c *cli, args []string) error {
-	fs := c.flags("gateway", "gateway --config FILE [--redis URL] [--listen ADDR] [--data DIR] [--clock RFC3339] [--origin URL,...] [--host NAME,...] [--metrics-listen ADDR] [--tls-cert FILE --tls-key FILE]")
+	fs := c.flags("gateway", "gateway --config FILE [--redis URL [--redis-cluster]] [--listen ADDR] [--data DIR] [--clock RFC3339] [--origin URL,...] [--host NAME,...] [--metrics-listen ADDR] [--tls-cert FILE --tls-key FILE]")
 	config := fs.String("config", "", "the event file (zones, gates, ticket types, days)")
-	redisURL := fs.String("redis", "", "Redis URL, redis://host:port/db or rediss://...; without it, the embedded store in --data")
+	redis := addRedisFlags(fs)
+	allowVolatile := fs.Bool("allow-volatile-store", false, "run on a Redis without an append-only file (rehearsals only: a crash loses acknowledged scans)")
 	listen := fs.String("listen", gateway.DefaultListen, "address to listen on, host:port")
 	data := fs.String("data", "./data", "data directory: ticket.pub, token.secret, and the embedded store")
 	clockAt := fs.String("clock", "", "start the event clock at this RFC 3339 time instead of now (rehearsals, demos)")
@@ -56,7 +58,7 @@ func runGateway(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	o := serveOptions{config: *config, redisURL: *redisURL, data: *data, listen: *listen,
+	o := serveOptions{config: *config, redis: *redis, allowVolatile: *allowVolatile, data: *data, listen: *listen,
 		origins: origins, clk: clk, tlsCert: *tlsCert, tlsKey: *tlsKey,
 		hosts: hosts, metricsListen: *metricsListen, perToken: *perToken, perAddr: *perAddr}
 	if o.logLevel, err = parseLevel(*logLevel); err != nil {
@@ -68,14 +70,16 @@ func runGateway(ctx context.Context, c *cli, args []string) error {
 // serveOptions are what serveGateway needs; the gateway and demo commands
 // fill them from their flags.
 type serveOptions struct {
-	config, redisURL, data, listen string
-	origins                        []string
-	clk                            clock.Clock
-	tlsCert, tlsKey                string
-	logLevel                       slog.Level
-	hosts                          []string // names served besides IPs, localhost, the listen host, the cert's names
-	metricsListen                  string   // "": /metrics on the main listener
-	perToken, perAddr              int      // scanner connection caps; 0: the default
+	config, data, listen string
+	redis                redisengine.Options
+	allowVolatile        bool // start on a Redis without AOF
+	origins              []string
+	clk                  clock.Clock
+	tlsCert, tlsKey      string
+	logLevel             slog.Level
+	hosts                []string // names served besides IPs, localhost, the listen host, the cert's names
+	metricsListen        string   // "": /metrics on the main listener
+	perToken, perAddr    int      // scanner connection caps; 0: the default
 	// ready, if set, runs once the gateway listens and before it serves:
 	// the demo prints its tokens there and starts its crowd. Its context
 	// ends with the gateway's.
@@ -144,11 +148,18 @@ func serveGateway(ctx context.Context, c *cli, o serveOptions) error {
 	cfg.ReportPage = dashboard.ReportPage
 
 	logger := slog.New(slog.NewJSONHandler(c.stderr, &slog.HandlerOptions{Level: o.logLevel}))
-	st, closeStore, err := openLedger(ctx, ev, o.redisURL, o.data, logger)
+	eng, err := openEngine(ctx, o.redis, o.data, logger)
 	if err != nil {
 		return err
 	}
-	defer closeStore() // after Run: the last scans are decided before the store closes
+	defer eng.Close() // after Run: the last scans are decided before the store closes
+	if cfg.StoreMode, err = storeMode(ctx, eng, o.allowVolatile, logger); err != nil {
+		return err
+	}
+	st, err := ledger.New(admission.LedgerConfig(ev), eng)
+	if err != nil {
+		return err
+	}
 	judge := admission.New(ev, pub)
 	srv, err := gateway.New(cfg, ev, judge, st, secret, o.clk, logger)
 	if err != nil {
@@ -178,11 +189,7 @@ func serveGateway(ctx context.Context, c *cli, o serveOptions) error {
 		defer stop()
 		fmt.Fprintf(c.stdout, "metrics: http://%s/metrics\n", mln.Addr())
 	}
-	store := "embedded store in " + o.data
-	if o.redisURL != "" {
-		store = "redis"
-	}
-	logger.Info("gateway started", "event", ev.ID, "addr", ln.Addr().String(), "store", store,
+	logger.Info("gateway started", "event", ev.ID, "addr", ln.Addr().String(), "store", cfg.StoreMode,
 		"event_time", o.clk.Now())
 	if o.ready != nil {
 		if err := o.ready(ctx, served{ev: ev, store: st, judge: judge, secret: secret, base: base, logger: logger}); err != nil {

@@ -116,11 +116,18 @@ func startServing(t *testing.T, args ...string) (base string, stop func() int) {
 // its URL copied to out.
 func startServingTo(t *testing.T, out io.Writer, args ...string) (base string, stop func() int) {
 	t.Helper()
+	return startServingWith(t, out, io.Discard, args...)
+}
+
+// startServingWith is startServingTo with the subcommand's stderr (its
+// log) going to stderr, which must be safe for concurrent use.
+func startServingWith(t *testing.T, out, stderr io.Writer, args ...string) (base string, stop func() int) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	outR, outW := io.Pipe()
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, args, func(string) string { return "" }, strings.NewReader(""), outW, io.Discard)
+		done <- run(ctx, args, func(string) string { return "" }, strings.NewReader(""), outW, stderr)
 		outW.Close()
 	}()
 	lines := bufio.NewScanner(outR)

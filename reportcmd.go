@@ -30,7 +30,7 @@ func runReport(ctx context.Context, c *cli, args []string) error {
 	fs := c.flags("report", "report --config FILE [--redis URL | --data DIR | --gateway URL --token TOKEN] "+
 		"[--day YYYY-MM-DD | --all] [--format csv|json|html|pdf] [--out FILE] [--sep ';'] [--lang ar|fr|en]")
 	config := fs.String("config", "", "the event file")
-	redisURL := fs.String("redis", "", "read the ledger on this Redis, redis://host:port/db")
+	redis := addRedisFlags(fs)
 	data := fs.String("data", "./data", "read the embedded store in this data directory")
 	gatewayURL := fs.String("gateway", "", "read the report through this running gateway, http(s)://host:port")
 	tok := fs.String("token", "", "an organizer's staff token, with --gateway")
@@ -75,7 +75,7 @@ func runReport(ctx context.Context, c *cli, args []string) error {
 	if !slices.Contains(dashboard.Langs, *lang) {
 		errs = append(errs, fmt.Errorf("--lang %.10q: want ar, fr or en", *lang))
 	}
-	if *gatewayURL != "" && (*redisURL != "" || given["data"]) {
+	if *gatewayURL != "" && (redis.URL != "" || given["data"]) {
 		errs = append(errs, errors.New("--gateway reads through a gateway: not with --redis or --data"))
 	}
 	if *gatewayURL != "" && *tok == "" {
@@ -110,14 +110,14 @@ func runReport(ctx context.Context, c *cli, args []string) error {
 			return fmt.Errorf("report from %s: %w", *gatewayURL, err)
 		}
 	} else {
-		if *redisURL == "" {
+		if redis.URL == "" {
 			// A report reads a store; it never starts an empty one.
 			if _, err := os.Stat(filepath.Join(*data, "ledger")); err != nil {
 				return fmt.Errorf("no embedded store in %s (give the gateway's --data DIR, or --redis URL): %w", *data, err)
 			}
 		}
 		logger := slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-		st, closeStore, err := openLedger(ctx, ev, *redisURL, *data, logger)
+		st, closeStore, err := openLedger(ctx, ev, *redis, *data, logger)
 		if err != nil {
 			return err
 		}

@@ -17,6 +17,7 @@ import (
 	"crowdflow/admission"
 	"crowdflow/clock"
 	"crowdflow/event"
+	"crowdflow/ledger/redisengine"
 	"crowdflow/report"
 	"crowdflow/simulate"
 	"crowdflow/ticket"
@@ -49,7 +50,7 @@ func mustReportData(t *testing.T) (string, *event.Event) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, closeStore, err := openLedger(t.Context(), ev, "", data, slog.New(slog.DiscardHandler))
+	st, closeStore, err := openLedger(t.Context(), ev, redisengine.Options{}, data, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -96,7 +96,7 @@ func TestScannerEndToEnd(t *testing.T) {
 // through the first appear, with the store's numbers, on a live client of
 // the second (DESIGN: gateways are stateless, every instance shows every change).
 func (x *e2e) testLiveTwoProcesses(t *testing.T) {
-	redis := redistest.Start(t, redistest.Options{})
+	redis := redistest.Start(t, redistest.Options{AppendFsync: "everysec"})
 	_, urlA := x.gateway(t, redis.URL(), "127.0.0.1:0")
 	_, urlB := x.gateway(t, redis.URL(), "127.0.0.1:0")
 	security := strings.TrimSpace(x.cli(t, "token", "--data", x.data, "--role", "security"))

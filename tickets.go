@@ -158,9 +158,9 @@ func checkSubset(flag string, got, allowed, all []string) error {
 }
 
 func runRevoke(ctx context.Context, c *cli, args []string) error {
-	fs := c.flags("tickets revoke", "tickets revoke (--config FILE [--redis URL] [--data DIR] | --gateway URL --token TOKEN|--token-file FILE) [--reason TEXT] TICKET_ID...")
+	fs := c.flags("tickets revoke", "tickets revoke (--config FILE [--redis URL [--redis-cluster]] [--data DIR] | --gateway URL --token TOKEN|--token-file FILE) [--reason TEXT] TICKET_ID...")
 	config := fs.String("config", "", "event file (YAML); not with --gateway")
-	redisURL := fs.String("redis", "", "Redis URL; without it, the embedded store in --data")
+	redis := addRedisFlags(fs)
 	data := fs.String("data", "./data", "data directory of the embedded store")
 	gatewayURL := fs.String("gateway", "", "revoke through this running gateway, http(s)://host:port (its scanners get the list within a minute)")
 	tok := fs.String("token", "", "with --gateway: an organizer's staff token; visible in ps: prefer --token-file or CROWDFLOW_TOKEN")
@@ -207,7 +207,7 @@ func runRevoke(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	st, closeStore, err := openLedger(ctx, ev, *redisURL, *data,
+	st, closeStore, err := openLedger(ctx, ev, *redis, *data,
 		slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	if err != nil {
 		return err

@@ -129,7 +129,7 @@ func (s *Server) serveHealth(w http.ResponseWriter, _ *http.Request) {
 }
 
 // serveReady is GET /readyz: 200 when the store answers a ping within
-// ReadyTimeout, else 503; 503 as well once shutdown has begun, so a load
+// ReadyTimeout, with the store's durability mode (Config.StoreMode), else 503; 503 as well once shutdown has begun, so a load
 // balancer sends new devices elsewhere.
 func (s *Server) serveReady(w http.ResponseWriter, r *http.Request) {
 	if s.isDraining() {
@@ -144,5 +144,9 @@ func (s *Server) serveReady(w http.ResponseWriter, r *http.Request) {
 		writeError(w, newProblem(errUnavailable, "The store does not answer."))
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	ready := map[string]string{"status": "ready"}
+	if s.cfg.StoreMode != "" {
+		ready["store"] = s.cfg.StoreMode
+	}
+	writeJSON(w, http.StatusOK, ready)
 }

@@ -135,6 +135,10 @@ type Config struct {
 	StoreTimeout time.Duration
 	// ReadyTimeout bounds the store ping of /readyz.
 	ReadyTimeout time.Duration
+	// StoreMode says in /readyz what the store keeps across a crash:
+	// "embedded", "redis aof everysec", "redis volatile"... (the CLI
+	// checks it at start); "" leaves it out.
+	StoreMode string
 	// SendBuffer is the number of replies queued per connection.
 	SendBuffer int
 	// The live stream: the store check period and the coalescing window,

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the real components the tests run against, when they are missing:
-# redis-server (and redis-benchmark, for make bench), and Chromium, which the
+# redis-server (and redis-benchmark, for make bench; redis-cli, which forms the
+# test Clusters; redis-sentinel, for the Sentinel tests), and Chromium, which the
 # dashboard's browser tests drive headless (and crowdflow report --format pdf
 # prints with); poppler-utils, which reads the report PDFs back; for the
 # deployment kit's tests (deployments/): Prometheus and promtool, Alertmanager
@@ -10,7 +11,8 @@ set -euo pipefail
 
 need=()
 command -v redis-server >/dev/null || need+=(redis-server)
-command -v redis-benchmark >/dev/null || need+=(redis-tools)
+command -v redis-benchmark >/dev/null && command -v redis-cli >/dev/null || need+=(redis-tools)
+command -v redis-sentinel >/dev/null || need+=(redis-sentinel)
 command -v chromium >/dev/null || command -v chromium-browser >/dev/null ||
   command -v google-chrome >/dev/null || need+=(chromium)
 command -v prometheus >/dev/null && command -v promtool >/dev/null || need+=(prometheus)

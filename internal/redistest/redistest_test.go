@@ -1,7 +1,11 @@
 package redistest_test
 
 import (
+	"context"
+	"sync/atomic"
 	"testing"
+
+	"github.com/redis/go-redis/v9"
 
 	"crowdflow/internal/redistest"
 )
@@ -13,5 +17,26 @@ func TestKillRestart(t *testing.T) {
 	s.Restart()
 	if s.Addr() != addr {
 		t.Fatalf("restart moved the server: %s, was %s", s.Addr(), addr)
+	}
+}
+
+// TestCluster forms a Cluster of three primaries with a replica each, and
+// checks that a key's slot is served (through redirections) from any seed.
+func TestCluster(t *testing.T) {
+	c := redistest.StartCluster(t, redistest.ClusterOptions{Primaries: 3, Replicas: 1})
+	cl := c.Client(t)
+	ctx := t.Context()
+	var masters atomic.Int32 // ForEachMaster calls in parallel
+	if err := cl.ForEachMaster(ctx, func(context.Context, *redis.Client) error { masters.Add(1); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if masters := masters.Load(); masters != 3 {
+		t.Errorf("%d primaries, want 3", masters)
+	}
+	if err := cl.Set(ctx, "{a}:k", "v", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if got := cl.Get(ctx, "{a}:k").Val(); got != "v" {
+		t.Errorf("get {a}:k = %q, want v", got)
 	}
 }

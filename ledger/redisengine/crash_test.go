@@ -3,6 +3,7 @@ package redisengine_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -139,3 +140,6 @@ type quiet struct{}
 func (quiet) Printf(context.Context, string, ...any) {}
 
 func init() { redis.SetLogger(quiet{}) }
+
+// discard is a logger for engines whose warnings a test does not read.
+var discard = slog.New(slog.DiscardHandler)
