@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -11,7 +10,6 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,6 +19,7 @@ import (
 	"crowdflow/admission"
 	"crowdflow/checkin"
 	"crowdflow/event"
+	"crowdflow/internal/syncbuf"
 	"crowdflow/ledger"
 	"crowdflow/ledger/redisengine"
 	"crowdflow/ticket"
@@ -198,20 +197,5 @@ func (quietRedis) Printf(context.Context, string, ...any) {}
 
 func init() { redis.SetLogger(quietRedis{}) }
 
-// syncBuffer is a bytes.Buffer safe for concurrent use: a gateway's log.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer is a log that goroutines write while the test reads it.
+type syncBuffer = syncbuf.Buffer

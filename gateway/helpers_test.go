@@ -1,7 +1,6 @@
 package gateway_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -24,6 +23,7 @@ import (
 	"crowdflow/event"
 	"crowdflow/gateway"
 	"crowdflow/internal/redistest"
+	"crowdflow/internal/syncbuf"
 	"crowdflow/ledger"
 	"crowdflow/ledger/embedded"
 	"crowdflow/ledger/redisengine"
@@ -543,20 +543,5 @@ func Eventually(tb testing.TB, what string, cond func() bool) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for concurrent writers (the logger).
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer is a log that goroutines write while the test reads it.
+type syncBuffer = syncbuf.Buffer

@@ -1,16 +1,15 @@
 package scanner_test
 
 import (
-	"bytes"
 	"crypto/ed25519"
 	"crypto/rand"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"crowdflow/event"
+	"crowdflow/internal/syncbuf"
 	"crowdflow/ticket"
 )
 
@@ -85,23 +84,8 @@ func azerty(payload string) string {
 	return b.String()
 }
 
-// syncBuffer is a bytes.Buffer safe for one writer and a polling reader.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer is a log that goroutines write while the test reads it.
+type syncBuffer struct{ syncbuf.Buffer }
 
 // Lines returns the complete lines written so far.
 func (s *syncBuffer) Lines() []string {
