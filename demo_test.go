@@ -2,16 +2,15 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"crowdflow/internal/syncbuf"
 	"crowdflow/token"
 )
 
@@ -22,7 +21,7 @@ import (
 // tests open such links), the board for a role that may watch it, else the
 // scanner page; each token logs in as its role.
 func TestDemo(t *testing.T) {
-	out := &lockedBuffer{}
+	out := &syncbuf.Buffer{}
 	base, stop := startServingTo(t, out, "demo", "--listen", "127.0.0.1:0", "--speed", "10000", "--config", ouarzazate)
 	links := demoLinks(t, out)
 	for _, role := range token.Roles {
@@ -61,7 +60,7 @@ func TestDemo(t *testing.T) {
 
 // demoLinks waits for the demo's login links and returns them by role,
 // failing the test if a role has none or more than one.
-func demoLinks(t *testing.T, out *lockedBuffer) map[token.Role]string {
+func demoLinks(t *testing.T, out *syncbuf.Buffer) map[token.Role]string {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for strings.Count(out.String(), " login link: ") < len(token.Roles) {
@@ -129,7 +128,7 @@ func metric(t *testing.T, base, series string) float64 {
 // swept out (the visitors who left by a door without a scanner), and the
 // second day starts empty.
 func TestDemoDays(t *testing.T) {
-	out := &lockedBuffer{}
+	out := &syncbuf.Buffer{}
 	// The demo's clock waits for the crowd, so however slow the machine no
 	// day closes before its crowd has gone through.
 	_, stop := startServingTo(t, out, "demo", "--listen", "127.0.0.1:0", "--speed", "10000", "--config", ouarzazate,
@@ -153,22 +152,4 @@ func TestDemoDays(t *testing.T) {
 	if n := strings.Count(text, "swept out at closing (left unscanned): Fair site "); n != 2 {
 		t.Errorf("%d closings swept people from the site, want 2:\n%s", n, text)
 	}
-}
-
-// lockedBuffer is a bytes.Buffer for one writer and one reader goroutine.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
