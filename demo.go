@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"crowdflow/clock"
+	"crowdflow/dashboard"
 	"crowdflow/event"
 	"crowdflow/gateway"
 	"crowdflow/report"
@@ -269,15 +270,17 @@ func clockTime(s *string) string {
 	return t.Format("15:04")
 }
 
-// printDemo prints what a person needs to look around: the pages and a
-// ready token for each role.
+// printDemo prints what a person needs to look around: the pages, and for
+// each role a login link that opens its page logged in with one click (the
+// token in the link's fragment, which never reaches the server) and the
+// token itself, for the command-line scanner or to paste at /login.
 func printDemo(c *cli, r served, days string, speed float64, actions, people int) error {
 	now := time.Now()
 	fmt.Fprintf(c.stdout, "\ncrowdflow demo: %s, %s, simulated at %g× (%d people, %d scans and tallies)\n\n",
 		r.ev.Name.In("en"), days, speed, people, actions)
 	fmt.Fprintf(c.stdout, "  dashboard      %s/\n", r.base)
 	fmt.Fprintf(c.stdout, "  scanner page   %s/scan\n", r.base)
-	fmt.Fprintf(c.stdout, "  login          %s/login  (paste a token below)\n", r.base)
+	fmt.Fprintf(c.stdout, "  login          %s/login  (open a login link below, or paste a token)\n", r.base)
 	fmt.Fprintf(c.stdout, "  reports        %s/reports  (organizer token)\n", r.base)
 	fmt.Fprintf(c.stdout, "  occupancy API  %s/api/v1/occupancy\n", r.base)
 	fmt.Fprintf(c.stdout, "  metrics        %s/metrics\n\n", r.base)
@@ -287,7 +290,8 @@ func printDemo(c *cli, r served, days string, speed float64, actions, people int
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(c.stdout, "  %-10s token: %s\n", role, tok)
+		fmt.Fprintf(c.stdout, "  %-10s login link: %s\n", role, dashboard.LoginLink(r.base, tok, role))
+		fmt.Fprintf(c.stdout, "  %-10s token:      %s\n", "", tok)
 	}
 	fmt.Fprintln(c.stdout)
 	return nil

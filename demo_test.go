@@ -2,20 +2,48 @@ package main
 
 import (
 	"bufio"
-	"bytes"
+	"encoding/json"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"crowdflow/internal/syncbuf"
+	"crowdflow/token"
 )
 
 // TestDemo runs `crowdflow demo` (what make run runs) at the fastest clock
 // and waits until the simulated crowd shows in the gateway's metrics, then
-// stops it as Ctrl-C would.
+// stops it as Ctrl-C would. It prints one login link per role, each for the
+// gateway's login page with the token in the fragment (dashboard's browser
+// tests open such links), the board for a role that may watch it, else the
+// scanner page; each token logs in as its role.
 func TestDemo(t *testing.T) {
-	base, stop := startServing(t, "demo", "--listen", "127.0.0.1:0", "--speed", "10000", "--config", ouarzazate)
+	out := &syncbuf.Buffer{}
+	base, stop := startServingTo(t, out, "demo", "--listen", "127.0.0.1:0", "--speed", "10000", "--config", ouarzazate)
+	links := demoLinks(t, out)
+	for _, role := range token.Roles {
+		u, err := url.Parse(links[role])
+		if err != nil {
+			t.Fatalf("%s login link: %v", role, err)
+		}
+		frag, err := url.ParseQuery(u.Fragment)
+		if err != nil {
+			t.Fatalf("%s login link %s: fragment: %v", role, u, err)
+		}
+		next := "/scan"
+		if role.Can(token.Live) {
+			next = "/"
+		}
+		if got := u.Scheme + "://" + u.Host + u.Path; got != base+"/login" || u.RawQuery != "" || frag.Get("next") != next {
+			t.Errorf("%s login link %s: want %s/login#token=...&next=%s", role, u, base, next)
+		}
+		if got := loginRole(t, base, frag.Get("token")); got != role {
+			t.Errorf("%s login link: the token logs in as %q", role, got)
+		}
+	}
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		if n := metric(t, base, `crowdflow_zone_entries_total{zone="site"}`); n > 100 {
@@ -28,6 +56,53 @@ func TestDemo(t *testing.T) {
 	if code := stop(); code != exitOK {
 		t.Errorf("demo exit %d, want 0", code)
 	}
+}
+
+// demoLinks waits for the demo's login links and returns them by role,
+// failing the test if a role has none or more than one.
+func demoLinks(t *testing.T, out *syncbuf.Buffer) map[token.Role]string {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for strings.Count(out.String(), " login link: ") < len(token.Roles) {
+		if time.Now().After(deadline) {
+			t.Fatalf("after 30 s the demo printed:\n%s", out.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	links := map[token.Role]string{}
+	for _, line := range strings.Split(out.String(), "\n") {
+		role, link, ok := strings.Cut(strings.TrimSpace(line), " login link: ")
+		if !ok {
+			continue
+		}
+		r := token.Role(strings.TrimSpace(role))
+		if _, dup := links[r]; dup {
+			t.Errorf("two login links for %q", r)
+		}
+		links[r] = strings.TrimSpace(link)
+	}
+	if len(links) != len(token.Roles) {
+		t.Errorf("login links for %d roles, want one for each of %v:\n%s", len(links), token.Roles, out.String())
+	}
+	return links
+}
+
+// loginRole posts tok to base's /login as the login page does and returns
+// the role of the session it opens.
+func loginRole(t *testing.T, base, tok string) token.Role {
+	t.Helper()
+	resp, err := http.PostForm(base+"/login", url.Values{"token": {tok}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var s struct {
+		Role token.Role `json:"role"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&s); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("login: %s, %v", resp.Status, err)
+	}
+	return s.Role
 }
 
 // metric reads one sample from base's /metrics, -1 when it is absent.
@@ -53,7 +128,7 @@ func metric(t *testing.T, base, series string) float64 {
 // swept out (the visitors who left by a door without a scanner), and the
 // second day starts empty.
 func TestDemoDays(t *testing.T) {
-	out := &lockedBuffer{}
+	out := &syncbuf.Buffer{}
 	// The demo's clock waits for the crowd, so however slow the machine no
 	// day closes before its crowd has gone through.
 	_, stop := startServingTo(t, out, "demo", "--listen", "127.0.0.1:0", "--speed", "10000", "--config", ouarzazate,
@@ -77,22 +152,4 @@ func TestDemoDays(t *testing.T) {
 	if n := strings.Count(text, "swept out at closing (left unscanned): Fair site "); n != 2 {
 		t.Errorf("%d closings swept people from the site, want 2:\n%s", n, text)
 	}
-}
-
-// lockedBuffer is a bytes.Buffer for one writer and one reader goroutine.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

@@ -1,5 +1,8 @@
 // The login page: a staff token becomes the session cookie (POST /login),
 // then the page the user came for (?next=, same site only), else /scan.
+// The token is pasted, or comes in a login link's fragment
+// (#token=...&next=..., as `crowdflow demo` prints), which the browser
+// never sends to the server.
 import { apply, langSwitcher, t } from './i18n.js';
 
 const form = document.getElementById('login');
@@ -9,12 +12,12 @@ const error = document.getElementById('error');
 langSwitcher(document.getElementById('langs'));
 apply();
 
-// next is where to go after login: ?next= resolved the way the browser
-// will resolve it (which drops tabs and newlines, reads \ as /, and takes
-// //host as another site), kept only when it lands on this origin. The
-// result is absolute, so nothing is left for the browser to resolve again.
-function next() {
-  const n = new URLSearchParams(location.search).get('next');
+// target is where to go after login: n (a ?next= or a link's next)
+// resolved the way the browser will resolve it (which drops tabs and
+// newlines, reads \ as /, and takes //host as another site), kept only when
+// it lands on this origin. The result is absolute, so nothing is left for
+// the browser to resolve again.
+function target(n) {
   if (n) {
     try {
       const u = new URL(n, location.origin);
@@ -30,10 +33,9 @@ function fail(key) {
   field.focus();
 }
 
-form.addEventListener('submit', async (e) => {
-  e.preventDefault();
+// login posts token and, once it is the session, goes on to next.
+async function login(token, next) {
   error.hidden = true;
-  const token = field.value.trim();
   if (!token) return fail('login_empty');
   let res;
   try {
@@ -51,5 +53,27 @@ form.addEventListener('submit', async (e) => {
     // Keep the session for offline starts of the scanner page.
     localStorage.setItem('cf.session', JSON.stringify(await res.json()));
   } catch { /* not needed to go on */ }
-  location.assign(next());
+  location.assign(target(next));
+}
+
+form.addEventListener('submit', (e) => {
+  e.preventDefault();
+  login(field.value.trim(), new URLSearchParams(location.search).get('next'));
 });
+
+// fromLink logs in with a login link's token. The fragment leaves the
+// address bar and the current history entry first, whatever comes of the
+// login, so neither a bad token nor a good one stays behind to be read over
+// a shoulder, bookmarked or shared; the link's next goes through the same
+// same-origin check as ?next=.
+function fromLink() {
+  const h = new URLSearchParams(location.hash.slice(1));
+  const token = h.get('token');
+  if (token === null) return;
+  history.replaceState(history.state, '', location.pathname + location.search);
+  login(token.trim(), h.get('next') ?? new URLSearchParams(location.search).get('next'));
+}
+
+fromLink();
+// A link opened over the login page already open only changes the fragment.
+window.addEventListener('hashchange', fromLink);
