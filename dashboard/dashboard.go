@@ -5,10 +5,12 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/base64"
+	"encoding/json"
 	"io/fs"
 	"mime"
 	"net/http"
 	"path"
+	"slices"
 	"strings"
 	"time"
 )
@@ -41,7 +43,17 @@ type asset struct {
 	body  []byte
 	etag  string
 	cache string
+	scope string // for the service worker: its Service-Worker-Allowed
 }
+
+// worker is the scanner page's service worker. It is served from
+// /static/js/ with a Service-Worker-Allowed header so that its scope may be
+// /scan, which no other page shares: the board and the login page are not
+// controlled by it.
+const (
+	worker      = "static/js/sw.js"
+	workerScope = "/scan"
+)
 
 // Handler serves the web UI: GET / (the live board; ?kiosk=1 for a wall
 // screen, ?view=evacuation for the headcount), /scan, /login and
@@ -71,6 +83,7 @@ func Handler() http.Handler {
 		// The files are compiled in: failing to read them is a broken build.
 		panic("dashboard: read embedded files: " + err.Error())
 	}
+	assets[worker] = serviceWorker(assets)
 
 	mux := http.NewServeMux()
 	mux.Handle("GET /{$}", serve(assets["pages/board.html"]))
@@ -87,6 +100,40 @@ func Handler() http.Handler {
 	return secure(mux)
 }
 
+// serviceWorker is the worker's asset: its source with VERSION and PRECACHE
+// in front. PRECACHE is the page and every script, style sheet and
+// WebAssembly file under static/ (the board's too: a few kilobytes, and a
+// module the page comes to import is never missing); VERSION hashes their
+// ETags and the worker's source, so that any change makes a new worker and
+// a new cache.
+func serviceWorker(assets map[string]*asset) *asset {
+	src := assets[worker]
+	var keep []string
+	for p := range assets {
+		switch path.Ext(p) {
+		case ".js", ".css", ".wasm":
+			if strings.HasPrefix(p, "static/") && p != worker {
+				keep = append(keep, p)
+			}
+		}
+	}
+	slices.Sort(keep)
+	page := assets["pages/scan.html"]
+	h := sha256.New()
+	h.Write([]byte(src.etag + page.etag + "\n"))
+	urls := []string{workerScope}
+	for _, p := range keep {
+		h.Write([]byte(p + " " + assets[p].etag + "\n"))
+		urls = append(urls, "/"+p)
+	}
+	list, _ := json.Marshal(urls) // strings only: cannot fail
+	version := base64.RawURLEncoding.EncodeToString(h.Sum(nil)[:12])
+	body := append([]byte("const VERSION = '"+version+"';\nconst PRECACHE = "+string(list)+";\n"), src.body...)
+	sum := sha256.Sum256(body)
+	return &asset{name: src.name, body: body, cache: cacheRevalidate, scope: workerScope,
+		etag: `"` + base64.RawURLEncoding.EncodeToString(sum[:12]) + `"`}
+}
+
 // serve answers with one asset, honouring If-None-Match.
 func serve(a *asset) http.Handler {
 	ctype := mime.TypeByExtension(path.Ext(a.name))
@@ -101,6 +148,9 @@ func serve(a *asset) http.Handler {
 		h.Set("Content-Type", ctype)
 		h.Set("ETag", a.etag)
 		h.Set("Cache-Control", a.cache)
+		if a.scope != "" {
+			h.Set("Service-Worker-Allowed", a.scope)
+		}
 		http.ServeContent(w, r, a.name, time.Time{}, bytes.NewReader(a.body))
 	})
 }

@@ -15,6 +15,8 @@
 // The pages talk only to the gateway that serves them (CONTRACT §3 and §5):
 // POST /login, GET /api/v1/session, /api/v1/event, /api/v1/revoked,
 // /api/v1/occupancy, the scanner websocket /ws/scan and the live stream
-// /ws/live. Handler serves files and nothing else; it
+// /ws/live. The scanner page registers a service worker (static/js/sw.js,
+// scope /scan) that keeps the page, its files and the last event and
+// revocation list for a reload offline. Handler serves files and nothing else; it
 // checks no token, because every call the pages make does.
 package dashboard

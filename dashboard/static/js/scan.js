@@ -556,6 +556,11 @@ function render() {
   $('hint-fr').textContent = tIn('fr', 'layout_hint');
 }
 
+// The service worker keeps the page and its files for a reload offline
+// (sw.js). Browsers offer it only on https or localhost.
+navigator.serviceWorker?.register('/static/js/sw.js', { scope: '/scan', type: 'classic' })
+  .catch((e) => console.warn('service worker', e));
+
 main().catch((e) => {
   console.error(e);
   notice(String(e.message || e));
