@@ -309,13 +309,19 @@ func (c *conn) hello(m *wire.Hello) bool {
 	if c.s.ev.Gate(m.Gate) != nil && c.claims.AllowsGate(m.Gate) {
 		on = m.Gate
 	}
-	if err := c.checkOldest(m.Oldest); err != nil {
-		return c.fail("", err)
+	oldest := m.Oldest
+	if err := c.checkOldest(oldest); err != nil {
+		// The device is welcomed all the same (its scans must get through):
+		// its queue counts from now.
+		now := c.s.clk.Now()
+		oldest = &now
+		c.s.log.Warn("scanner hello: oldest unsynced scan in the future, counted from now",
+			"device", m.Device, "gate", m.Gate, "err", err)
 	}
 	if c.onGate != on || c.device != m.Device {
 		c.s.hub.reportQueue(c.onGate, c.device, 0, nil) // its queue goes with it
 	}
-	c.s.hub.reportQueue(on, m.Device, m.Queued, m.Oldest)
+	c.s.hub.reportQueue(on, m.Device, m.Queued, oldest)
 	c.s.hub.gateMoved(c.onGate, on)
 	c.onGate = on
 	c.device, c.gate, c.greeted, c.helloAt = m.Device, m.Gate, true, c.s.clk.Now()

@@ -152,6 +152,19 @@ func TestLiveUnsynced(t *testing.T) {
 	if v := scrapeUnsynced(); v != 0 {
 		t.Errorf("gauge %g, want 0", v)
 	}
+
+	// A hello whose oldest is in the future (a clock ahead) is welcomed,
+	// so that its scans get through; its queue counts from now.
+	stage := env.MustDial(t, env.MustToken(t, token.Scanner, "STAGE"), nil)
+	stage.Send(wire.Hello{Type: wire.TypeHello, Protocol: wire.Protocol, Device: "phone-2", Gate: "STAGE",
+		Queued: 5, Oldest: &future})
+	if r := stage.Read(); r.Type != wire.TypeWelcome {
+		t.Fatalf("hello with a future oldest: %s", r.Raw)
+	}
+	live.WaitBoard(&b, "STAGE with 5 unsynced", func(b *LiveBoard) bool { return b.Gates["STAGE"].Unsynced == 5 })
+	if g := b.Gates["STAGE"]; g.UnsyncedOldest == nil || !g.UnsyncedOldest.Equal(env.Clock.Now()) {
+		t.Errorf("STAGE unsynced_oldest %v, want now %v", g.UnsyncedOldest, env.Clock.Now())
+	}
 }
 
 func mustJSON(tb testing.TB, v any) string {

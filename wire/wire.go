@@ -259,11 +259,17 @@ func checkQueue(queued int, oldest *time.Time) error {
 		return fmt.Errorf("%w: oldest: missing while %d scans are queued", ErrBadFrame, queued)
 	case queued == 0 && oldest != nil:
 		return fmt.Errorf("%w: oldest: given while nothing is queued", ErrBadFrame)
-	case oldest != nil && (oldest.Before(oldestMin) || !oldest.Before(oldestMax)):
+	case oldest != nil && !PlausibleOldest(*oldest):
 		return fmt.Errorf("%w: oldest %s: want a time from %d to %d", ErrBadFrame,
 			oldest.UTC().Format(time.RFC3339), oldestMin.Year(), oldestMax.Year()-1)
 	}
 	return nil
+}
+
+// PlausibleOldest reports whether t may be the oldest unsynced scan's time
+// in hello or status (from 2000 to 2099).
+func PlausibleOldest(t time.Time) bool {
+	return !t.Before(oldestMin) && t.Before(oldestMax)
 }
 
 func checkID(field, v string, required bool) error {
