@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/gorilla/websocket"
 
@@ -63,10 +64,15 @@ type liveHub struct {
 	started atomic.Bool
 
 	// mu guards online (scanners of this instance per gate, kept by the
-	// /ws/scan readers), stopped (set once at shutdown; no client joins
+	// /ws/scan readers), queues and left (below), stopped (set once at shutdown; no client joins
 	// after it) and conns' Add.
-	mu      sync.Mutex
-	online  map[string]int
+	mu     sync.Mutex
+	online map[string]int
+	// queues: per gate, per device, the unsynced scans last reported (only
+	// devices with some); they stay when the device disconnects. left: when
+	// the last scanner of this instance left each gate it was on.
+	queues  map[string]map[string]deviceQueue
+	left    map[string]time.Time
 	stopped bool
 	conns   sync.WaitGroup // live connection handlers
 }
@@ -84,7 +90,13 @@ type liveJoin struct {
 func newLiveHub(s *Server) *liveHub {
 	return &liveHub{s: s, join: make(chan liveJoin), leave: make(chan *liveClient),
 		publish: make(chan livePublish), ready: make(chan struct{}), done: make(chan struct{}),
-		online: map[string]int{}}
+		online: map[string]int{}, queues: map[string]map[string]deviceQueue{}, left: map[string]time.Time{}}
+}
+
+// deviceQueue is one device's last reported queue (CONTRACT §3).
+type deviceQueue struct {
+	queued int
+	oldest time.Time
 }
 
 // gateMoved records that a scanner of this instance left gate from (none
@@ -98,6 +110,7 @@ func (h *liveHub) gateMoved(from, to string) {
 	if from != "" {
 		if h.online[from]--; h.online[from] <= 0 {
 			delete(h.online, from)
+			h.left[from] = h.s.clk.Now()
 		}
 	}
 	if to != "" {
@@ -105,14 +118,58 @@ func (h *liveHub) gateMoved(from, to string) {
 	}
 }
 
-func (h *liveHub) onlineGates() map[string]bool {
+// reportQueue records device's queue at gate (none when gate is ""): its
+// unsynced scans and the oldest one's time (nil when none).
+func (h *liveHub) reportQueue(gate, device string, queued int, oldest *time.Time) {
+	if gate == "" {
+		return
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	out := make(map[string]bool, len(h.online))
-	for g := range h.online {
-		out[g] = true
+	devs := h.queues[gate]
+	if queued == 0 || oldest == nil {
+		delete(devs, device)
+	} else {
+		if devs == nil {
+			devs = map[string]deviceQueue{}
+			h.queues[gate] = devs
+		}
+		devs[device] = deviceQueue{queued: queued, oldest: *oldest}
 	}
-	return out
+	sum := 0
+	for _, d := range devs {
+		sum += d.queued
+	}
+	if len(devs) == 0 {
+		delete(h.queues, gate)
+	}
+	h.s.metrics.unsynced.WithLabelValues(gate).Set(float64(sum))
+}
+
+// gates is what the board needs of this instance's scanners: the gates one
+// is on, and what the devices reported, by gate.
+func (h *liveHub) gates() (map[string]bool, map[string]board.Reported) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	online := make(map[string]bool, len(h.online))
+	for g := range h.online {
+		online[g] = true
+	}
+	reported := map[string]board.Reported{}
+	for g, at := range h.left {
+		reported[g] = board.Reported{Left: at}
+	}
+	for g, devs := range h.queues {
+		r := reported[g]
+		for _, d := range devs {
+			r.Unsynced += d.queued
+			if r.Oldest.IsZero() || d.oldest.Before(r.Oldest) {
+				r.Oldest = d.oldest
+			}
+		}
+		reported[g] = r
+	}
+	return online, reported
 }
 
 // figures is the newest live state, nil before the first: /metrics reads

@@ -45,14 +45,17 @@ type LiveZone struct {
 	MinutesToFull *float64          `json:"minutes_to_full"`
 	Tally         int               `json:"tally"`
 	ByType        map[string]int    `json:"by_type"`
+	AtLeast       bool              `json:"at_least"`
 }
 
 type LiveGate struct {
-	ID          string     `json:"id"`
-	Online      bool       `json:"online"`
-	LastSeen    *time.Time `json:"last_seen"`
-	ScansPerMin int        `json:"scans_per_min"`
-	Silent      bool       `json:"silent"`
+	ID             string     `json:"id"`
+	Online         bool       `json:"online"`
+	LastSeen       *time.Time `json:"last_seen"`
+	ScansPerMin    int        `json:"scans_per_min"`
+	Silent         bool       `json:"silent"`
+	Unsynced       int        `json:"unsynced"`
+	UnsyncedOldest *time.Time `json:"unsynced_oldest"`
 }
 
 type LiveAlert struct {

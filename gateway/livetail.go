@@ -151,7 +151,8 @@ func (t *tailer) begin(ctx context.Context) bool {
 		t.storeError(ctx, "live: read log", err)
 		return false
 	}
-	st, _, _ := t.b.Build(h.s.clk.Now(), h.onlineGates())
+	online, reported := h.gates()
+	st, _, _ := t.b.Build(h.s.clk.Now(), online, reported)
 	if !t.send(ctx, livePublish{state: st, prev: st.Seq}) {
 		return false
 	}
@@ -182,7 +183,8 @@ func (t *tailer) wentBack(ctx context.Context, why string) {
 	if _, _, err := t.readLogFrom(ctx, from); err != nil {
 		t.storeError(ctx, "live: read log", err)
 	}
-	st, _, _ := t.b.Build(h.s.clk.Now(), h.onlineGates())
+	online, reported := h.gates()
+	st, _, _ := t.b.Build(h.s.clk.Now(), online, reported)
 	t.b.Rebase(st.Seq)
 	t.send(ctx, livePublish{state: st, prev: st.Seq, reset: true})
 }
@@ -242,7 +244,8 @@ func (t *tailer) publish(ctx context.Context, fresh bool) {
 			}
 		}
 	}
-	st, prev, up := t.b.Build(h.s.clk.Now(), h.onlineGates())
+	online, reported := h.gates()
+	st, prev, up := t.b.Build(h.s.clk.Now(), online, reported)
 	p := livePublish{state: st, prev: prev}
 	if up != nil {
 		p.msg = prepare(h.s, *up)

@@ -41,6 +41,7 @@ type metrics struct {
 	lastScan    *prometheus.GaugeVec // gate
 	storeErrors *prometheus.CounterVec
 	overrides   *prometheus.CounterVec // gate
+	unsynced    *prometheus.GaugeVec   // gate
 }
 
 // newMetrics builds the collectors of a gateway. The zone figures are read
@@ -82,6 +83,10 @@ func newMetrics(ev *event.Event, store Store, timeout time.Duration, clk clock.C
 			Name: "crowdflow_offline_overrides_total",
 			Help: "Scans decided by this gateway with the flag offline_override: a gate admitted offline what the rules refuse.",
 		}, []string{"gate"}),
+		unsynced: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "crowdflow_gate_unsynced_scans",
+			Help: "Scans the gate's devices last reported to this gateway as decided offline and not yet uploaded.",
+		}, []string{"gate"}),
 	}
 	for _, op := range []string{opScan, opTally, opCounters, opRevoked, opRevoke, opPing, opLive} {
 		m.storeErrors.WithLabelValues(op) // every op exists from the start, at 0
@@ -92,10 +97,11 @@ func newMetrics(ev *event.Event, store Store, timeout time.Duration, clk clock.C
 	for _, g := range ev.Gates {
 		m.scans.WithLabelValues(g.ID, string(checkin.In), string(checkin.Accepted))
 		m.overrides.WithLabelValues(g.ID)
+		m.unsynced.WithLabelValues(g.ID)
 	}
 	// The zone collector collects storeErrors too, after its own store read,
 	// so that a scrape whose read failed already counts that failure.
-	m.reg.MustRegister(m.scans, m.duration, m.connected, m.liveClients, m.lastScan, m.overrides,
+	m.reg.MustRegister(m.scans, m.duration, m.connected, m.liveClients, m.lastScan, m.overrides, m.unsynced,
 		&zoneCollector{ev: ev, store: store, timeout: timeout, clk: clk, live: live, errors: m.storeErrors, logger: logger},
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

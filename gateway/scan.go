@@ -258,6 +258,8 @@ func (c *conn) handle(typ int, data []byte) bool {
 		return c.scan(m)
 	case *wire.Tally:
 		return c.tally(m)
+	case *wire.Status:
+		return c.status(m)
 	}
 	return c.fail("", newProblem(errUnsupported, "Unexpected message."))
 }
@@ -290,9 +292,9 @@ func frameError(data []byte, err error) error {
 			return newProblem(errUnsupported, "Protocol %d is not supported: this gateway speaks %d.",
 				*head.Protocol, wire.Protocol)
 		}
-	case wire.TypeScan, wire.TypeTally, "":
+	case wire.TypeScan, wire.TypeTally, wire.TypeStatus, "":
 	default:
-		return newProblem(errUnsupported, "Unknown message type: send hello, scan or tally.")
+		return newProblem(errUnsupported, "Unknown message type: send hello, scan, tally or status.")
 	}
 	return err
 }
@@ -307,6 +309,19 @@ func (c *conn) hello(m *wire.Hello) bool {
 	if c.s.ev.Gate(m.Gate) != nil && c.claims.AllowsGate(m.Gate) {
 		on = m.Gate
 	}
+	oldest := m.Oldest
+	if err := c.checkOldest(oldest); err != nil {
+		// The device is welcomed all the same (its scans must get through):
+		// its queue counts from now.
+		now := c.s.clk.Now()
+		oldest = &now
+		c.s.log.Warn("scanner hello: oldest unsynced scan in the future, counted from now",
+			"device", m.Device, "gate", m.Gate, "err", err)
+	}
+	if c.onGate != on || c.device != m.Device {
+		c.s.hub.reportQueue(c.onGate, c.device, 0, nil) // its queue goes with it
+	}
+	c.s.hub.reportQueue(on, m.Device, m.Queued, oldest)
 	c.s.hub.gateMoved(c.onGate, on)
 	c.onGate = on
 	c.device, c.gate, c.greeted, c.helloAt = m.Device, m.Gate, true, c.s.clk.Now()
@@ -318,6 +333,29 @@ func (c *conn) hello(m *wire.Hello) bool {
 		"gate_allowed", c.claims.AllowsGate(m.Gate))
 	return c.queue(wire.Welcome{Type: wire.TypeWelcome, Protocol: wire.Protocol, Gate: m.Gate, Zone: zone,
 		ServerTime: c.s.clk.Now()})
+}
+
+// status records the device's queue of unsynced scans for the live stream
+// and /metrics. It has no answer.
+func (c *conn) status(m *wire.Status) bool {
+	if !c.greeted {
+		return c.fail("", newProblem(errMalformed, "Send hello before status."))
+	}
+	if err := c.checkOldest(m.Oldest); err != nil {
+		return c.fail("", err)
+	}
+	c.s.hub.reportQueue(c.onGate, c.device, m.Queued, m.Oldest)
+	return true
+}
+
+// checkOldest refuses an oldest unsynced scan later than now, give or take
+// the skew allowance: a device's clock gone wrong.
+func (c *conn) checkOldest(oldest *time.Time) error {
+	if oldest != nil && oldest.After(c.s.clk.Now().Add(admission.SkewTolerance)) {
+		return fmt.Errorf("%w: the oldest unsynced scan (%s) is in the future: check the device's clock", admission.ErrBadTime,
+			oldest.UTC().Format(time.RFC3339))
+	}
+	return nil
 }
 
 // mayAct checks what every scan and tally needs: a hello first, a role that

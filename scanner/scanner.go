@@ -35,6 +35,9 @@ const (
 	// again while online (reliability anchors, S2: within a minute or so
 	// of a revocation is the target; five is the staleness that matters).
 	DefaultRevokedEvery = time.Minute
+	// DefaultStatusEvery is how often a connected scanner reports its
+	// unsynced scans (CONTRACT §3 status).
+	DefaultStatusEvery = 30 * time.Second
 	// DefaultWindow is how many scans may await their verdicts at once.
 	DefaultWindow = 32
 	// DefaultUploadRate is how many queued scans a second the scanner
@@ -78,6 +81,9 @@ type Config struct {
 	DrainTimeout time.Duration
 	// RevokedEvery is how often the revocation list is refreshed online.
 	RevokedEvery time.Duration
+	// StatusEvery is how often a connected scanner reports its unsynced
+	// scans to the gateway (DefaultStatusEvery).
+	StatusEvery time.Duration
 	// BackoffMin and BackoffMax bound the reconnection delays.
 	BackoffMin, BackoffMax time.Duration
 	// Window is how many scans may await verdicts at once.
@@ -95,7 +101,7 @@ type Config struct {
 // in Gateway, Token, Gate, Direction, Device and Dir.
 func DefaultConfig() Config {
 	return Config{QueueLimit: DefaultQueueLimit, VerdictTimeout: DefaultVerdictTimeout,
-		DrainTimeout: DefaultDrainTimeout, RevokedEvery: DefaultRevokedEvery,
+		DrainTimeout: DefaultDrainTimeout, RevokedEvery: DefaultRevokedEvery, StatusEvery: DefaultStatusEvery,
 		BackoffMin: DefaultBackoffMin, BackoffMax: DefaultBackoffMax, Window: DefaultWindow,
 		UploadRate: DefaultUploadRate}
 }
@@ -121,7 +127,7 @@ func (c Config) Validate() error {
 	if c.Dir == "" {
 		errs = append(errs, errors.New("no queue directory"))
 	}
-	if c.VerdictTimeout <= 0 || c.DrainTimeout < 0 || c.RevokedEvery <= 0 {
+	if c.VerdictTimeout <= 0 || c.DrainTimeout < 0 || c.RevokedEvery <= 0 || c.StatusEvery <= 0 {
 		errs = append(errs, errors.New("timeouts must be positive"))
 	}
 	if c.BackoffMin <= 0 || c.BackoffMax < c.BackoffMin {
@@ -312,6 +318,8 @@ type loop struct {
 	tokens       float64   // upload bucket: queued scans that may be sent now
 	refilled     time.Time // when tokens was last topped up
 	backlogShown bool      // the queue was non-empty while online: say when it empties
+	nextStatus   time.Time // when the next status frame is due (wall clock)
+	reported     int       // the unsynced count last reported to the gateway
 
 	draining      bool
 	drainDeadline time.Time
@@ -419,10 +427,11 @@ func (l *loop) maybeDial(now time.Time) {
 		return
 	}
 	l.dialing = true
+	queued, oldest := l.unsynced()
 	l.wg.Add(1)
 	go func() {
 		defer l.wg.Done()
-		l.s.dial(l.ctx, l.events, l.s.cfg.Window)
+		l.s.dial(l.ctx, l.events, l.s.cfg.Window, queued, oldest)
 	}()
 }
 
@@ -449,7 +458,47 @@ func (l *loop) onTick() {
 		l.fetchRevoked(!l.eventChecked)
 		l.eventChecked = true
 	}
+	if l.sess != nil && !now.Before(l.nextStatus) {
+		l.sendStatus()
+	}
 	l.pump()
+}
+
+// unsynced is what the scanner holds that the gateway has not acknowledged,
+// scans a person waits for now aside: how many, and the oldest's time (nil
+// when none, or when no time in it is plausible).
+func (l *loop) unsynced() (int, *time.Time) {
+	n := 0
+	var oldest *time.Time
+	for _, it := range l.s.q.Items() {
+		if _, waiting := l.live[it.ID()]; waiting {
+			continue
+		}
+		n++
+		if at := it.At(); wire.PlausibleOldest(at) && (oldest == nil || at.Before(*oldest)) {
+			oldest = &at
+		}
+	}
+	if oldest == nil {
+		n = 0 // the gateway needs a time with a count; these are not worth one
+	}
+	return n, oldest
+}
+
+// sendStatus reports the unsynced scans to the gateway (CONTRACT §3); the
+// next one is due StatusEvery later.
+func (l *loop) sendStatus() {
+	n, oldest := l.unsynced()
+	b, err := jsonMarshal(wire.Status{Type: wire.TypeStatus, Queued: n, Oldest: oldest})
+	if err != nil {
+		return
+	}
+	select {
+	case l.sess.out <- b:
+		l.reported = n
+		l.nextStatus = time.Now().Add(l.s.cfg.StatusEvery)
+	default: // the window is full of scans: the next tick tries again
+	}
 }
 
 func (l *loop) onEvent(ev connEvent) {
@@ -527,6 +576,8 @@ func (l *loop) online(sess *session) {
 		}
 	}
 	l.backlogShown = n > 0
+	l.reported, _ = l.unsynced() // as hello said
+	l.nextStatus = time.Now().Add(s.cfg.StatusEvery)
 	l.nextRevoked, l.eventChecked = time.Time{}, false
 	l.tokens, l.refilled = 1, time.Now()
 	l.pump()
@@ -767,6 +818,11 @@ func (l *loop) onVerdict(v wire.Verdict) {
 	if s.q.Len() == 0 && l.backlogShown {
 		l.backlogShown = false
 		l.status("SYNCED", "every queued scan is acknowledged", false)
+	}
+	if l.reported > 0 && s.q.Len() <= len(l.live) { // cheap first: only waited-for scans left
+		if n, _ := l.unsynced(); n == 0 {
+			l.sendStatus() // the queue emptied: say so now, not in 30 s
+		}
 	}
 	l.pump()
 }

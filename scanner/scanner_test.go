@@ -42,6 +42,7 @@ type fakeGateway struct {
 	tallies       []wire.Tally
 	verdicts      map[string]wire.Verdict // first verdict per id
 	hellos        []wire.Hello
+	statuses      []wire.Status
 	conns         map[*websocket.Conn]bool
 	revoked       []string
 	occ           int
@@ -140,6 +141,9 @@ func (g *fakeGateway) answer(m any) any {
 	case *wire.Hello:
 		g.hellos = append(g.hellos, *m)
 		return wire.Welcome{Type: wire.TypeWelcome, Protocol: wire.Protocol, Gate: m.Gate, Zone: "site", ServerTime: time.Now()}
+	case *wire.Status:
+		g.statuses = append(g.statuses, *m)
+		return nil // no answer (CONTRACT §3)
 	case *wire.Scan:
 		g.frames = append(g.frames, *m)
 		id, zone = m.ID, "site"
@@ -618,4 +622,70 @@ func TestScannerOtherEvent(t *testing.T) {
 	g.set(func(g *fakeGateway) { g.ev = "another-fair" })
 	h := MustRun(t, g.srv.URL, t.TempDir(), admission.New(ev, pub), nil)
 	h.waitLines(t, `^· CONFIG  the gateway runs event "another-fair"`, 1)
+}
+
+// sent returns the hellos and status frames received so far.
+func (g *fakeGateway) sent() ([]wire.Hello, []wire.Status) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return append([]wire.Hello(nil), g.hellos...), append([]wire.Status(nil), g.statuses...)
+}
+
+// TestScannerReportsQueue: a scanner that comes back with scans decided
+// offline says how many and since when in hello, and sends a status the
+// moment its queue has emptied (not at the next period).
+func TestScannerReportsQueue(t *testing.T) {
+	ev := MustEvent(t)
+	pub, key := MustKeys(t)
+	g := MustFakeGateway(t)
+	g.crash()
+	h := MustRun(t, g.srv.URL, t.TempDir(), admission.New(ev, pub), nil) // status every 30 s
+	var first time.Time
+	for i := range 3 {
+		p, _ := MustTicket(t, ev, key, "visitor", true)
+		h.typeLine(t, p)
+		h.waitLines(t, `OFFLINE  id=`, i+1)
+		if i == 0 {
+			first = h.s.Queue().Items()[0].At()
+		}
+	}
+	g.set(func(g *fakeGateway) { g.down = false })
+	h.waitLines(t, `^· SYNCED  `, 1)
+	waitFor(t, "a status with an empty queue", 10*time.Second, func() bool {
+		_, st := g.sent()
+		return len(st) > 0 && st[len(st)-1].Queued == 0
+	})
+	hellos, st := g.sent()
+	if len(hellos) == 0 || hellos[0].Queued != 3 || hellos[0].Oldest == nil || !hellos[0].Oldest.Equal(first) {
+		t.Errorf("hellos %+v: want the first with queued 3, oldest %v", hellos, first)
+	}
+	if len(st) != 1 || st[0].Oldest != nil {
+		t.Errorf("statuses %+v: want one, empty, when the queue emptied", st)
+	}
+}
+
+// TestScannerStatusEvery: a connected scanner reports its queue every
+// StatusEvery.
+func TestScannerStatusEvery(t *testing.T) {
+	ev := MustEvent(t)
+	pub, _ := MustKeys(t)
+	g := MustFakeGateway(t)
+	h := MustRun(t, g.srv.URL, t.TempDir(), admission.New(ev, pub), func(c *scanner.Config) { c.StatusEvery = 20 * time.Millisecond })
+	waitFor(t, "three status frames", 10*time.Second, func() bool {
+		_, st := g.sent()
+		return len(st) >= 3
+	})
+	hellos, st := g.sent()
+	if len(hellos) != 1 || hellos[0].Queued != 0 || hellos[0].Oldest != nil {
+		t.Errorf("hellos %+v: want one, with nothing queued", hellos)
+	}
+	for _, s := range st {
+		if s.Queued != 0 || s.Oldest != nil {
+			t.Errorf("status %+v: want nothing queued", s)
+		}
+	}
+	_ = h.in.Close()
+	if err := h.wait(t, 10*time.Second); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
 }

@@ -107,7 +107,7 @@ func endpoints(gateway string) (wsURL, httpBase string, err error) {
 // dial connects, says hello, waits for the welcome, and then reads until
 // the connection ends, reporting each step on events. It runs on its own
 // goroutine and returns when the connection is over or ctx ends.
-func (s *Scanner) dial(ctx context.Context, events chan<- connEvent, window int) {
+func (s *Scanner) dial(ctx context.Context, events chan<- connEvent, window, queued int, oldest *time.Time) {
 	send := func(ev connEvent) bool {
 		select {
 		case events <- ev:
@@ -134,7 +134,7 @@ func (s *Scanner) dial(ctx context.Context, events chan<- connEvent, window int)
 	defer stop()
 	conn.SetReadLimit(maxInbound)
 
-	welcome, err := s.greet(conn)
+	welcome, err := s.greet(conn, queued, oldest)
 	if err != nil {
 		_ = conn.Close()
 		send(connEvent{kind: evDialFailed, err: err})
@@ -154,9 +154,10 @@ func (s *Scanner) dial(ctx context.Context, events chan<- connEvent, window int)
 	send(connEvent{kind: evClosed, sess: sess, err: err})
 }
 
-// greet sends hello and reads the welcome.
-func (s *Scanner) greet(conn *websocket.Conn) (wire.Welcome, error) {
-	hello, err := jsonMarshal(wire.Hello{Type: wire.TypeHello, Protocol: wire.Protocol, Device: s.cfg.Device, Gate: s.cfg.Gate})
+// greet sends hello, with the unsynced scans, and reads the welcome.
+func (s *Scanner) greet(conn *websocket.Conn, queued int, oldest *time.Time) (wire.Welcome, error) {
+	hello, err := jsonMarshal(wire.Hello{Type: wire.TypeHello, Protocol: wire.Protocol, Device: s.cfg.Device, Gate: s.cfg.Gate,
+		Queued: queued, Oldest: oldest})
 	if err != nil {
 		return wire.Welcome{}, err
 	}

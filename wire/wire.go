@@ -31,6 +31,18 @@ const (
 	TypeTally   = "tally"
 	TypeVerdict = "verdict"
 	TypeError   = "error"
+	TypeStatus  = "status"
+)
+
+// MaxQueued bounds the unsynced scans a device may report: far more than a
+// gate decides in a day, so a larger figure is a broken device.
+const MaxQueued = 1_000_000
+
+// The oldest unsynced scan a device reports lies in this span; outside it
+// the figure is malformed (a clock at zero, a year typed wrong).
+var (
+	oldestMin = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+	oldestMax = time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)
 )
 
 // Error codes of an error message.
@@ -50,6 +62,18 @@ type Hello struct {
 	Protocol int    `json:"protocol"`
 	Device   string `json:"device"`
 	Gate     string `json:"gate"`
+	// Queued and Oldest are the device's unsynced scans, as in Status;
+	// absent means none.
+	Queued int        `json:"queued,omitempty"`
+	Oldest *time.Time `json:"oldest,omitempty"`
+}
+
+// Status reports a device's unsynced scans: how many it decided offline
+// and holds, and when the oldest of them was scanned (absent when none).
+type Status struct {
+	Type   string     `json:"type"`
+	Queued int        `json:"queued"`
+	Oldest *time.Time `json:"oldest,omitempty"`
 }
 
 // Welcome answers hello.
@@ -119,7 +143,7 @@ var ErrBadFrame = errors.New("bad frame")
 
 // Decode reads one client frame strictly: known type, known fields only,
 // every required field present and well-formed. It returns *Hello, *Scan or
-// *Tally. The error says which field is wrong, for the error message.
+// *Tally or *Status. The error says which field is wrong, for the error message.
 func Decode(frame []byte) (any, error) {
 	var head struct {
 		Type string `json:"type"`
@@ -140,6 +164,24 @@ func Decode(frame []byte) (any, error) {
 			return nil, err
 		}
 		if err := checkID("gate", m.Gate, false); err != nil {
+			return nil, err
+		}
+		if err := checkQueue(m.Queued, m.Oldest); err != nil {
+			return nil, err
+		}
+		return &m, nil
+	case TypeStatus:
+		var m Status
+		if err := strict(frame, &m); err != nil {
+			return nil, err
+		}
+		var has struct {
+			Queued *int `json:"queued"`
+		}
+		if err := json.Unmarshal(frame, &has); err != nil || has.Queued == nil {
+			return nil, fmt.Errorf("%w: queued: missing", ErrBadFrame)
+		}
+		if err := checkQueue(m.Queued, m.Oldest); err != nil {
 			return nil, err
 		}
 		return &m, nil
@@ -191,7 +233,7 @@ func Decode(frame []byte) (any, error) {
 	case "":
 		return nil, fmt.Errorf("%w: type: missing", ErrBadFrame)
 	}
-	return nil, fmt.Errorf("%w: type %q: want hello, scan or tally", ErrBadFrame, head.Type)
+	return nil, fmt.Errorf("%w: type %q: want hello, scan, tally or status", ErrBadFrame, head.Type)
 }
 
 func strict(frame []byte, v any) error {
@@ -204,6 +246,30 @@ func strict(frame []byte, v any) error {
 		return fmt.Errorf("%w: more than one JSON value in the frame", ErrBadFrame)
 	}
 	return nil
+}
+
+// checkQueue checks a device's unsynced figures: a count in 0..MaxQueued,
+// and the oldest scan's time exactly when the count is not zero, in a
+// plausible span.
+func checkQueue(queued int, oldest *time.Time) error {
+	switch {
+	case queued < 0 || queued > MaxQueued:
+		return fmt.Errorf("%w: queued %d: want 0 to %d", ErrBadFrame, queued, MaxQueued)
+	case queued > 0 && oldest == nil:
+		return fmt.Errorf("%w: oldest: missing while %d scans are queued", ErrBadFrame, queued)
+	case queued == 0 && oldest != nil:
+		return fmt.Errorf("%w: oldest: given while nothing is queued", ErrBadFrame)
+	case oldest != nil && !PlausibleOldest(*oldest):
+		return fmt.Errorf("%w: oldest %s: want a time from %d to %d", ErrBadFrame,
+			oldest.UTC().Format(time.RFC3339), oldestMin.Year(), oldestMax.Year()-1)
+	}
+	return nil
+}
+
+// PlausibleOldest reports whether t may be the oldest unsynced scan's time
+// in hello or status (from 2000 to 2099).
+func PlausibleOldest(t time.Time) bool {
+	return !t.Before(oldestMin) && t.Before(oldestMax)
 }
 
 func checkID(field, v string, required bool) error {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"crowdflow/checkin"
 	"crowdflow/wire"
@@ -20,7 +21,12 @@ func TestDecode(t *testing.T) {
 		"scan":                            {`{"type":"scan","id":"01J8Z4R7Y6Q3T9K2M5N8P0W4XC","ticket":"CF1:AB:CD","direction":"in","at":"2025-09-17T10:03:11.120Z"}`, nil},
 		"offline scan":                    {`{"type":"scan","id":"x","ticket":"CF1:AB:CD","direction":"out","at":"2025-09-17T10:03:11Z","offline":true}`, nil},
 		"offline upload with its verdict": {`{"type":"scan","id":"x","ticket":"CF1:AB:CD","direction":"in","at":"2025-09-17T10:03:11Z","offline":true,"decided":"already_inside"}`, nil},
-		"tally":                           {`{"type":"tally","id":"t1","zone":"stage","delta":-3,"at":"2025-09-17T10:03:11Z"}`, nil},
+		"hello with its queue": {`{"type":"hello","protocol":1,"device":"d","gate":"MAIN-1","queued":3,"oldest":"2025-09-17T10:01:07Z"}`,
+			&wire.Hello{Type: "hello", Protocol: 1, Device: "d", Gate: "MAIN-1", Queued: 3, Oldest: mustTime(t, "2025-09-17T10:01:07Z")}},
+		"status": {`{"type":"status","queued":12,"oldest":"2025-09-17T10:01:07Z"}`,
+			&wire.Status{Type: "status", Queued: 12, Oldest: mustTime(t, "2025-09-17T10:01:07Z")}},
+		"status empty queue": {`{"type":"status","queued":0}`, &wire.Status{Type: "status"}},
+		"tally":              {`{"type":"tally","id":"t1","zone":"stage","delta":-3,"at":"2025-09-17T10:03:11Z"}`, nil},
 	}
 	for name, tc := range good {
 		t.Run(name, func(t *testing.T) {
@@ -38,24 +44,36 @@ func TestDecode(t *testing.T) {
 		})
 	}
 	bad := map[string]struct{ frame, mentions string }{
-		"not json":       {`{"type":"scan",`, "JSON"},
-		"no type":        {`{"id":"x"}`, "type"},
-		"unknown type":   {`{"type":"dance"}`, "dance"},
-		"unknown field":  {`{"type":"scan","id":"x","ticket":"t","direction":"in","at":"2025-09-17T10:03:11Z","evil":1}`, "evil"},
-		"no id":          {`{"type":"scan","ticket":"t","direction":"in","at":"2025-09-17T10:03:11Z"}`, "id"},
-		"long id":        {`{"type":"scan","id":"` + strings.Repeat("x", 65) + `","ticket":"t","direction":"in","at":"2025-09-17T10:03:11Z"}`, "id"},
-		"bad direction":  {`{"type":"scan","id":"x","ticket":"t","direction":"up","at":"2025-09-17T10:03:11Z"}`, "direction"},
-		"no time":        {`{"type":"scan","id":"x","ticket":"t","direction":"in"}`, "at"},
-		"bad time":       {`{"type":"scan","id":"x","ticket":"t","direction":"in","at":"yesterday"}`, "yesterday"},
-		"zero delta":     {`{"type":"tally","id":"x","zone":"stage","delta":0,"at":"2025-09-17T10:03:11Z"}`, "delta"},
-		"huge delta":     {`{"type":"tally","id":"x","zone":"stage","delta":100000,"at":"2025-09-17T10:03:11Z"}`, "delta"},
-		"old protocol":   {`{"type":"hello","protocol":0,"device":"d"}`, "protocol"},
-		"control chars":  {`{"type":"hello","protocol":1,"device":"a\nb"}`, "device"},
-		"two values":     {`{"type":"hello","protocol":1,"device":"d"} {}`, "JSON"},
-		"array":          {`[1,2]`, "JSON"},
-		"decided online": {`{"type":"scan","id":"x","ticket":"t","direction":"in","at":"2025-09-17T10:03:11Z","decided":"accepted"}`, "decided"},
-		"decided what":   {`{"type":"scan","id":"x","ticket":"t","direction":"in","at":"2025-09-17T10:03:11Z","offline":true,"decided":"maybe"}`, "decided"},
-		"wrong type int": {`{"type":"tally","id":"x","zone":"stage","delta":"1","at":"2025-09-17T10:03:11Z"}`, "delta"},
+		"not json":              {`{"type":"scan",`, "JSON"},
+		"no type":               {`{"id":"x"}`, "type"},
+		"unknown type":          {`{"type":"dance"}`, "dance"},
+		"unknown field":         {`{"type":"scan","id":"x","ticket":"t","direction":"in","at":"2025-09-17T10:03:11Z","evil":1}`, "evil"},
+		"no id":                 {`{"type":"scan","ticket":"t","direction":"in","at":"2025-09-17T10:03:11Z"}`, "id"},
+		"long id":               {`{"type":"scan","id":"` + strings.Repeat("x", 65) + `","ticket":"t","direction":"in","at":"2025-09-17T10:03:11Z"}`, "id"},
+		"bad direction":         {`{"type":"scan","id":"x","ticket":"t","direction":"up","at":"2025-09-17T10:03:11Z"}`, "direction"},
+		"no time":               {`{"type":"scan","id":"x","ticket":"t","direction":"in"}`, "at"},
+		"bad time":              {`{"type":"scan","id":"x","ticket":"t","direction":"in","at":"yesterday"}`, "yesterday"},
+		"zero delta":            {`{"type":"tally","id":"x","zone":"stage","delta":0,"at":"2025-09-17T10:03:11Z"}`, "delta"},
+		"huge delta":            {`{"type":"tally","id":"x","zone":"stage","delta":100000,"at":"2025-09-17T10:03:11Z"}`, "delta"},
+		"old protocol":          {`{"type":"hello","protocol":0,"device":"d"}`, "protocol"},
+		"control chars":         {`{"type":"hello","protocol":1,"device":"a\nb"}`, "device"},
+		"two values":            {`{"type":"hello","protocol":1,"device":"d"} {}`, "JSON"},
+		"array":                 {`[1,2]`, "JSON"},
+		"decided online":        {`{"type":"scan","id":"x","ticket":"t","direction":"in","at":"2025-09-17T10:03:11Z","decided":"accepted"}`, "decided"},
+		"decided what":          {`{"type":"scan","id":"x","ticket":"t","direction":"in","at":"2025-09-17T10:03:11Z","offline":true,"decided":"maybe"}`, "decided"},
+		"status no queued":      {`{"type":"status"}`, "queued"},
+		"status negative":       {`{"type":"status","queued":-1}`, "queued"},
+		"status huge":           {`{"type":"status","queued":1000001,"oldest":"2025-09-17T10:01:07Z"}`, "queued"},
+		"status queued no time": {`{"type":"status","queued":2}`, "oldest"},
+		"status time no queue":  {`{"type":"status","queued":0,"oldest":"2025-09-17T10:01:07Z"}`, "oldest"},
+		"status epoch":          {`{"type":"status","queued":1,"oldest":"1970-01-01T00:00:00Z"}`, "oldest"},
+		"status far future":     {`{"type":"status","queued":1,"oldest":"9999-01-01T00:00:00Z"}`, "oldest"},
+		"status bad time":       {`{"type":"status","queued":1,"oldest":"soon"}`, "soon"},
+		"status float":          {`{"type":"status","queued":1.5,"oldest":"2025-09-17T10:01:07Z"}`, "queued"},
+		"status extra":          {`{"type":"status","queued":0,"gate":"MAIN-1"}`, "gate"},
+		"hello negative queue":  {`{"type":"hello","protocol":1,"device":"d","queued":-4}`, "queued"},
+		"hello queue no time":   {`{"type":"hello","protocol":1,"device":"d","queued":4}`, "oldest"},
+		"wrong type int":        {`{"type":"tally","id":"x","zone":"stage","delta":"1","at":"2025-09-17T10:03:11Z"}`, "delta"},
 	}
 	for name, tc := range bad {
 		t.Run(name, func(t *testing.T) {
@@ -74,6 +92,10 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte(`{"type":"hello","protocol":1,"device":"gate-laptop-3","gate":"MAIN-1"}`))
 	f.Add([]byte(`{"type":"scan","id":"01J8","ticket":"CF1:AB:CD","direction":"in","at":"2025-09-17T10:03:11.120Z","force":true}`))
 	f.Add([]byte(`{"type":"tally","id":"t1","zone":"stage","delta":1,"at":"2025-09-17T10:03:11Z"}`))
+	f.Add([]byte(`{"type":"hello","protocol":1,"device":"d","gate":"MAIN-1","queued":3,"oldest":"2025-09-17T10:01:07Z"}`))
+	f.Add([]byte(`{"type":"status","queued":12,"oldest":"2025-09-17T10:01:07Z"}`))
+	f.Add([]byte(`{"type":"status","queued":0}`))
+	f.Add([]byte(`{"type":"status","queued":-1,"oldest":"0001-01-01T00:00:00Z"}`))
 	f.Fuzz(func(t *testing.T, frame []byte) {
 		m, err := wire.Decode(frame)
 		if err != nil {
@@ -93,11 +115,33 @@ func FuzzDecode(f *testing.F) {
 				t.Fatalf("accepted an invalid tally %+v", m)
 			}
 		case *wire.Hello:
-			if m.Device == "" || m.Protocol != wire.Protocol {
+			if m.Device == "" || m.Protocol != wire.Protocol || !queueOK(m.Queued, m.Oldest) {
 				t.Fatalf("accepted an invalid hello %+v", m)
+			}
+		case *wire.Status:
+			if !queueOK(m.Queued, m.Oldest) {
+				t.Fatalf("accepted an invalid status %+v", m)
 			}
 		default:
 			t.Fatalf("unexpected message %T", m)
 		}
 	})
+}
+
+// queueOK is what a decoded queue must be: a count in range, and a
+// plausible oldest time exactly when the count is not zero.
+func queueOK(queued int, oldest *time.Time) bool {
+	if queued < 0 || queued > wire.MaxQueued || (queued > 0) != (oldest != nil) {
+		return false
+	}
+	return oldest == nil || (oldest.UTC().Year() >= 2000 && oldest.UTC().Year() < 2100)
+}
+
+func mustTime(tb testing.TB, s string) *time.Time {
+	tb.Helper()
+	at, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return &at
 }

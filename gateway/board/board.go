@@ -64,6 +64,10 @@ type Zone struct {
 	TallyIn       int            `json:"tally_in"`
 	TallyOut      int            `json:"tally_out"`
 	ByType        map[string]int `json:"by_type"` // occupants with a ticket, by ticket type
+	// AtLeast: a gate that feeds the zone (one of its own or of a zone
+	// inside it) is offline or holds unsynced scans, so the figures are a
+	// lower bound until it syncs.
+	AtLeast bool `json:"at_least"`
 }
 
 // Gate is one gate in a live message.
@@ -74,6 +78,24 @@ type Gate struct {
 	LastSeen    *time.Time `json:"last_seen"` // null: no scan seen yet
 	ScansPerMin int        `json:"scans_per_min"`
 	Silent      bool       `json:"silent"`
+	// Unsynced is the scans the gate's devices last reported as decided
+	// offline and not yet uploaded; UnsyncedOldest the oldest one's time
+	// (null when none).
+	Unsynced       int        `json:"unsynced"`
+	UnsyncedOldest *time.Time `json:"unsynced_oldest"`
+}
+
+// Reported is what the devices of one gate last told this instance about
+// their queues (CONTRACT §3 hello and status), summed over the devices.
+// The figures stay when the devices disconnect: an offline gate shows its
+// last known queue.
+type Reported struct {
+	Unsynced int
+	Oldest   time.Time // the oldest unsynced scan; zero when none
+	// Left is when the last device of this instance left the gate; zero
+	// while one is on it. A scan logged there since counts it online again
+	// (a device on another instance).
+	Left time.Time
 }
 
 // Alert is one active alert. Its id is stable while it lasts, so a screen
@@ -251,11 +273,12 @@ func (b *Board) parentOf(zone string) string {
 }
 
 // Build makes the state at now from the counters and the windows. online
-// names the gates a scanner of this instance is on. It returns the state,
+// names the gates a scanner of this instance is on; reported holds the
+// queues the devices of this instance reported, by gate. It returns the state,
 // the seq the update follows (the previous update's, or the first state's),
 // and the update when something visible changed (nil otherwise, and on the
 // first Build).
-func (b *Board) Build(now time.Time, online map[string]bool) (st *State, prev int64, up *Message) {
+func (b *Board) Build(now time.Time, online map[string]bool, reported map[string]Reported) (st *State, prev int64, up *Message) {
 	ev := b.ev
 	// Forget what has left the longest window.
 	b.flows = slices.DeleteFunc(b.flows, func(f flow) bool { return !f.at.After(now.Add(-FillWindow)) })
@@ -334,11 +357,17 @@ func (b *Board) Build(now time.Time, online map[string]bool) (st *State, prev in
 	open = open && day.IsOpen(now)
 	for _, g := range ev.Gates {
 		lg := Gate{ID: g.ID, Zone: g.Zone, ScansPerMin: perMin[g.ID], Online: online[g.ID]}
+		rep, known := reported[g.ID]
+		if rep.Unsynced > 0 {
+			lg.Unsynced = rep.Unsynced
+			oldest := rep.Oldest.In(ev.Location)
+			lg.UnsyncedOldest = &oldest
+		}
 		seen, ok := b.lastSeen[g.ID]
 		if ok {
 			at := seen
 			lg.LastSeen = &at
-			if !lg.Online && now.Sub(seen) < GateSeenOnline {
+			if !lg.Online && now.Sub(seen) < GateSeenOnline && seen.After(rep.Left) {
 				lg.Online = true // a scanner on another instance
 			}
 		}
@@ -356,10 +385,25 @@ func (b *Board) Build(now time.Time, online map[string]bool) (st *State, prev in
 			}
 		}
 		st.Gates = append(st.Gates, lg)
+		if lg.Unsynced > 0 || (known && !lg.Online) {
+			b.markAtLeast(st.Zones, g.Zone)
+		}
 	}
 	b.since = active
 	prev = b.lastSent // before diff moves it
 	return st, prev, b.diff(st)
+}
+
+// markAtLeast marks zone and every zone enclosing it as a lower bound.
+func (b *Board) markAtLeast(zones []Zone, zone string) {
+	for seen := 0; zone != "" && seen < len(zones); seen++ {
+		for i := range zones {
+			if zones[i].ID == zone {
+				zones[i].AtLeast = true
+			}
+		}
+		zone = b.parentOf(zone)
+	}
 }
 
 // diff returns the update from the previous state to st, nil when nothing

@@ -58,7 +58,7 @@ func TestBoardFigures(t *testing.T) {
 		t.Errorf("log seq %d, want 3", b.LogSeq())
 	}
 	now := at(t, ev, "11:03:30")
-	st, _, up := b.Build(now, map[string]bool{"EXIT-1": true})
+	st, _, up := b.Build(now, map[string]bool{"EXIT-1": true}, nil)
 	if up != nil {
 		t.Errorf("the first build has an update: %+v", up)
 	}
@@ -92,14 +92,14 @@ func TestBoardFigures(t *testing.T) {
 	}
 
 	// Nothing moved, the time has not either: no update.
-	if _, _, up := b.Build(now, map[string]bool{"EXIT-1": true}); up != nil {
+	if _, _, up := b.Build(now, map[string]bool{"EXIT-1": true}, nil); up != nil {
 		t.Errorf("an update with no change: %+v", up)
 	}
 	// A tally at the stage's gate into the stage: the stage and the site
 	// change, and the gate is silent no more.
 	b.Note(tally(4, "STAGE", "stage", 5, now))
 	b.SetCounters(counters(ev, map[string]int{"site": 65, "stage": 5}), 4)
-	st, prev, up := b.Build(now, map[string]bool{"EXIT-1": true})
+	st, prev, up := b.Build(now, map[string]bool{"EXIT-1": true}, nil)
 	var ids []string
 	for _, z := range up.Zones {
 		ids = append(ids, z.ID)
@@ -116,7 +116,7 @@ func TestBoardFigures(t *testing.T) {
 	// Twelve minutes later: the flows are gone, MAIN-1 has fallen silent
 	// since 11:13:10, and its scanner is on another instance no longer.
 	later := at(t, ev, "11:15:30")
-	st, prev, up = b.Build(later, nil)
+	st, prev, up = b.Build(later, nil, nil)
 	if up == nil || up.Seq != 4 || prev != 4 {
 		t.Fatalf("the update of the time alone (prev %d): %+v", prev, up)
 	}
@@ -138,7 +138,7 @@ func TestBoardFigures(t *testing.T) {
 	b.Note(ledger.Entry{Kind: "close", Seq: 6, Day: "2025-09-17", At: at(t, ev, "22:30:00"),
 		Swept: map[string]int{"site": 1, "stage": 1}, SweptTally: map[string]int{"site": 64, "stage": 4}})
 	b.SetCounters(counters(ev, nil), 6)
-	st, _, up = b.Build(at(t, ev, "22:30:01"), nil)
+	st, _, up = b.Build(at(t, ev, "22:30:01"), nil, nil)
 	if up == nil || up.Closed == nil || up.Closed.Day != "2025-09-17" || up.Closed.Swept["stage"] != 1 ||
 		up.Closed.SweptTally["site"] != 64 || st.Snapshot().Closed != up.Closed {
 		t.Fatalf("the update of the closing: %+v", up)
@@ -148,7 +148,7 @@ func TestBoardFigures(t *testing.T) {
 			t.Errorf("%s after the closing: %+v; want empty, and no flow from the sweep", z.ID, z)
 		}
 	}
-	if _, _, up := b.Build(at(t, ev, "22:30:01"), nil); up != nil {
+	if _, _, up := b.Build(at(t, ev, "22:30:01"), nil, nil); up != nil {
 		t.Errorf("the closing sent twice: %+v", up)
 	}
 
@@ -190,6 +190,64 @@ func TestPacer(t *testing.T) {
 				}
 				if got != s.send {
 					t.Errorf("step %d (%+v): send %v, want %v", i, s, got, s.send)
+				}
+			}
+		})
+	}
+}
+
+func TestBoardUnsynced(t *testing.T) {
+	ev := MustEvent(t)
+	now := at(t, ev, "11:00:00")
+	oldest := at(t, ev, "10:52:00")
+	tests := map[string]struct {
+		online   map[string]bool
+		reported map[string]board.Reported
+		log      []ledger.Entry
+		atLeast  []string // the zones marked, in the event's order
+		unsynced map[string]int
+	}{
+		"nothing reported": {online: map[string]bool{"MAIN-1": true}},
+		"an online gate with nothing queued": {online: map[string]bool{"STAGE": true},
+			reported: map[string]board.Reported{"STAGE": {}}},
+		"queued scans mark the zone and the site": {online: map[string]bool{"HALL-CRAFTS": true},
+			reported: map[string]board.Reported{"HALL-CRAFTS": {Unsynced: 3, Oldest: oldest}},
+			atLeast:  []string{"site", "hall-crafts"}, unsynced: map[string]int{"HALL-CRAFTS": 3}},
+		"a gate whose device left is offline with its last queue": {
+			reported: map[string]board.Reported{"STAGE": {Unsynced: 2, Oldest: oldest, Left: now.Add(-time.Minute)}},
+			log:      []ledger.Entry{tally(1, "STAGE", "stage", 1, now.Add(-90*time.Second))},
+			atLeast:  []string{"site", "stage"}, unsynced: map[string]int{"STAGE": 2}},
+		"a site gate offline marks the site only": {
+			reported: map[string]board.Reported{"MAIN-1": {Left: now.Add(-time.Minute)}},
+			atLeast:  []string{"site"}},
+		"a scan logged after the device left: online elsewhere": {
+			reported: map[string]board.Reported{"STAGE": {Left: now.Add(-time.Minute)}},
+			log:      []ledger.Entry{tally(1, "STAGE", "stage", 1, now.Add(-30*time.Second))}},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			b := board.New(ev, time.Hour)
+			for _, e := range tc.log {
+				b.Note(e)
+			}
+			b.SetCounters(counters(ev, nil), int64(len(tc.log)))
+			st, _, _ := b.Build(now, tc.online, tc.reported)
+			var marked []string
+			for _, z := range st.Zones {
+				if z.AtLeast {
+					marked = append(marked, z.ID)
+				}
+			}
+			if !slices.Equal(marked, tc.atLeast) {
+				t.Errorf("at_least on %v, want %v", marked, tc.atLeast)
+			}
+			for _, g := range st.Gates {
+				want := tc.unsynced[g.ID]
+				if g.Unsynced != want || (want > 0) != (g.UnsyncedOldest != nil) {
+					t.Errorf("gate %s: unsynced %d oldest %v, want %d", g.ID, g.Unsynced, g.UnsyncedOldest, want)
+				}
+				if want > 0 && !g.UnsyncedOldest.Equal(oldest) {
+					t.Errorf("gate %s: oldest %v, want %v", g.ID, g.UnsyncedOldest, oldest)
 				}
 			}
 		})

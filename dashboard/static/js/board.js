@@ -152,6 +152,7 @@ function renderSite() {
   $('site-name').textContent = name(z.name, z.id);
   badge($('site-badge'), level);
   $('site-occ').textContent = num(z.occupancy);
+  atLeast($('site-atleast'), $('site-ge'), z);
   $('site-cap').textContent = num(z.capacity);
   $('site-pct').textContent = t('pct', { n: num(pct(z)) });
   $('site-in').textContent = rate(z.in_per_min);
@@ -168,8 +169,8 @@ function zoneCard(z) {
     card.className = 'zone';
     card.id = 'zone-' + z.id;
     card.dataset.zone = z.id;
-    card.innerHTML = `<header><h3 class="z-name"></h3><span class="badge z-badge"></span></header>
-<div class="z-main"><span class="big" dir="ltr"><b class="z-occ"></b><span class="of"> / <span class="z-cap"></span></span></span>
+    card.innerHTML = `<header><h3 class="z-name"></h3><span class="atleast z-atleast" hidden></span><span class="badge z-badge"></span></header>
+<div class="z-main"><span class="big" dir="ltr"><span class="ge z-ge" hidden>≥ </span><b class="z-occ"></b><span class="of"> / <span class="z-cap"></span></span></span>
 <span class="pct z-pct" dir="ltr"></span></div>
 <div class="meter" aria-hidden="true"><span class="fill"></span><span class="mark m80"></span><span class="mark m90"></span></div>
 <dl class="z-flow">
@@ -185,6 +186,7 @@ function zoneCard(z) {
   q('z-name').textContent = name(z.name, z.id);
   badge(q('z-badge'), level);
   q('z-occ').textContent = num(z.occupancy);
+  atLeast(q('z-atleast'), q('z-ge'), z);
   q('z-cap').textContent = num(z.capacity);
   q('z-pct').textContent = t('pct', { n: num(pct(z)) });
   q('fill').style.inlineSize = Math.min(100, pct(z)) + '%';
@@ -196,6 +198,25 @@ function zoneCard(z) {
   q('z-mtf').textContent = mtf(z.minutes_to_full);
   spark(card.querySelector('svg'), z);
   return card;
+}
+
+// atLeast marks a zone's figure as a lower bound while a gate that feeds
+// it is offline or holds scans not yet synced (the gateway's at_least).
+function atLeast(label, ge, z) {
+  const on = z.at_least === true;
+  label.hidden = !on;
+  ge.hidden = !on;
+  label.textContent = on ? t('at_least') : '';
+  label.title = on ? t('at_least_why') : '';
+}
+
+// unsynced is a gate's queue of scans decided offline, in words.
+function unsynced(g) {
+  if (!(g.unsynced > 0)) return '';
+  const now = Date.parse(state.at || '') || Date.now();
+  const old = Date.parse(g.unsynced_oldest || '');
+  const m = Number.isNaN(old) ? 0 : Math.max(0, Math.floor((now - old) / 60000));
+  return t('unsynced', { n: num(g.unsynced), m: num(m) });
 }
 
 function renderZones() {
@@ -219,13 +240,16 @@ function renderGates() {
     const icon = { online: '●', offline: '○', silent: '◌' }[st];
     const seen = g.last_seen ? t('last_seen', { time: clock(g.last_seen) }) : t('never_seen');
     li.innerHTML = `<span class="g-dot" aria-hidden="true"></span><b class="g-name"></b>
-<span class="g-state"></span><span class="g-rate"></span><span class="g-seen muted"></span>`;
+<span class="g-state"></span><span class="g-rate"></span><span class="g-seen muted"></span><span class="g-unsynced"></span>`;
     li.querySelector('.g-dot').textContent = icon;
     li.querySelector('.g-name').textContent = gateName(g.id);
     // Silent and offline are two facts: no scan for a while, no device on it.
     li.querySelector('.g-state').textContent = t('gate_' + st) + (g.silent && !g.online ? ' · ' + t('gate_offline') : '');
     li.querySelector('.g-rate').textContent = t('scans_per_min', { n: num(g.scans_per_min ?? 0) });
     li.querySelector('.g-seen').textContent = seen;
+    const u = li.querySelector('.g-unsynced');
+    u.textContent = unsynced(g);
+    u.hidden = !u.textContent;
     ul.append(li);
   }
 }

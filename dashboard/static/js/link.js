@@ -73,8 +73,15 @@ export class Link extends EventTarget {
     };
   }
 
+  // hello greets the gateway with the unsynced scans (this.queue, kept by
+  // the page: { queued, oldest }), CONTRACT §3.
   hello() {
-    this.sendRaw({ type: 'hello', protocol: 1, device: this.device, gate: this.gate });
+    this.sendRaw({ type: 'hello', protocol: 1, device: this.device, gate: this.gate, ...queueFields(this.queue) });
+  }
+
+  // status reports the unsynced scans on a greeted connection.
+  status() {
+    return this.send({ type: 'status', ...queueFields(this.queue), queued: this.queue?.oldest ? this.queue.queued : 0 });
   }
 
   // setGate moves the session to another gate: a new hello on the open
@@ -135,4 +142,11 @@ export class Link extends EventTarget {
       if (r.status === 401) this.dispatchEvent(new Event('auth'));
     } catch { /* the network is down: nothing to learn */ }
   }
+}
+
+// queueFields is a queue as hello and status carry it: a count and the
+// oldest scan's time, or nothing when nothing waits.
+function queueFields(q) {
+  if (!q || !(q.queued > 0) || !q.oldest) return {};
+  return { queued: q.queued, oldest: q.oldest };
 }

@@ -16,6 +16,7 @@ const UPLOAD_WAIT = 5000; // ms to wait for the verdict of one upload
 const UPLOAD_GAP = 100; // ms between two uploads: 10 a second, half the gateway's limit
 const GREEN_CLEAR = 1200; // ms a green screen stays
 const SAME_CODE_QUIET = 4000; // ms the camera ignores the code it just read
+const STATUS_EVERY = 30 * 1000; // ms between two reports of the unsynced scans (CONTRACT §3 status)
 const REVOKED_EVERY = 60 * 1000; // ms between two downloads of the revocation list (CONTRACT §5: within a minute)
 
 const $ = (id) => document.getElementById(id);
@@ -122,6 +123,7 @@ async function main() {
   render();
   link.start();
   setInterval(() => { if (link.online) refreshRevoked(); }, REVOKED_EVERY);
+  setInterval(() => link.status(), STATUS_EVERY);
 }
 
 function notice(text) {
@@ -376,8 +378,21 @@ function upload(msg) {
   });
 }
 
+// refreshQueued counts the outbox, shows it, and keeps the link's copy for
+// hello and status; the gateway hears at once when the outbox empties.
 async function refreshQueued() {
-  state.queued = await outbox.count();
+  const items = await outbox.all();
+  state.queued = items.length;
+  let oldest = '';
+  for (const it of items) {
+    const at = it.msg?.at;
+    if (at && (!oldest || Date.parse(at) < Date.parse(oldest))) oldest = at;
+  }
+  const before = link?.queue?.queued || 0;
+  if (link) {
+    link.queue = { queued: state.queued, oldest };
+    if (before > 0 && state.queued === 0) link.status();
+  }
   renderQueue();
 }
 
