@@ -840,10 +840,15 @@ func (l *loop) onError(e wire.Error) {
 		// Keep it queued; resend later with the same id.
 		l.pauseUntil = time.Now().Add(max(100*time.Millisecond, s.backoff.Next(l.retries)))
 		l.retries++
+		s.log.Info("gateway deferred a scan", "id", e.ID, "code", e.Code)
 		if _, live := l.live[e.ID]; live {
 			l.decideOffline(e.ID)
+			// The person went by on an offline verdict, which the gateway
+			// takes only from a scan recorded before the hello of the
+			// connection that uploads it (docs/rules.md): upload it on a
+			// new connection, so that the count follows the person.
+			l.lostSession("the gateway deferred a scan the person could not wait for (" + e.Code + ")")
 		}
-		s.log.Info("gateway deferred a scan", "id", e.ID, "code", e.Code)
 		return
 	}
 	it, ok := s.q.Get(e.ID)

@@ -416,6 +416,13 @@ func TestScannerDeferred(t *testing.T) {
 			if len(scans) != 2 || scans[0].ID != scans[1].ID || !scans[1].Offline {
 				t.Errorf("frames %+v: want one scan sent twice with one id", scans)
 			}
+			// Its offline verdict stands only if it was recorded before the
+			// hello of the connection that uploads it: a new connection.
+			g.set(func(g *fakeGateway) {
+				if len(g.hellos) != 2 {
+					t.Errorf("%d hellos, want the upload on a second connection", len(g.hellos))
+				}
+			})
 			_ = h.in.Close()
 			if err := h.wait(t, 10*time.Second); err != nil {
 				t.Fatal(err)
