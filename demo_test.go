@@ -44,15 +44,9 @@ func TestDemo(t *testing.T) {
 			t.Errorf("%s login link: the token logs in as %q", role, got)
 		}
 	}
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		if n := metric(t, base, `crowdflow_zone_entries_total{zone="site"}`); n > 100 {
-			break
-		} else if time.Now().After(deadline) {
-			t.Fatalf("after 60 s the site counts %v entries, want the simulated crowd (> 100)", n)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	waitUntil(t, 60*time.Second, "the simulated crowd (> 100 entries at the site)", func() bool {
+		return metric(t, base, `crowdflow_zone_entries_total{zone="site"}`) > 100
+	})
 	if code := stop(); code != exitOK {
 		t.Errorf("demo exit %d, want 0", code)
 	}
@@ -62,13 +56,9 @@ func TestDemo(t *testing.T) {
 // failing the test if a role has none or more than one.
 func demoLinks(t *testing.T, out *syncbuf.Buffer) map[token.Role]string {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for strings.Count(out.String(), " login link: ") < len(token.Roles) {
-		if time.Now().After(deadline) {
-			t.Fatalf("after 30 s the demo printed:\n%s", out.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	waitUntil(t, 30*time.Second, "a login link per role", func() bool {
+		return strings.Count(out.String(), " login link: ") >= len(token.Roles)
+	})
 	links := map[token.Role]string{}
 	for _, line := range strings.Split(out.String(), "\n") {
 		role, link, ok := strings.Cut(strings.TrimSpace(line), " login link: ")
@@ -133,13 +123,9 @@ func TestDemoDays(t *testing.T) {
 	// day closes before its crowd has gone through.
 	_, stop := startServingTo(t, out, "demo", "--listen", "127.0.0.1:0", "--speed", "10000", "--config", ouarzazate,
 		"--days", "2", "--scale", "0.05")
-	deadline := time.Now().Add(90 * time.Second)
-	for !strings.Contains(out.String(), "the simulated fair is over") {
-		if time.Now().After(deadline) {
-			t.Fatalf("after 90 s the demo printed:\n%s", out.String())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	waitUntil(t, 90*time.Second, "the end of the simulated fair", func() bool {
+		return strings.Contains(out.String(), "the simulated fair is over")
+	})
 	if code := stop(); code != exitOK {
 		t.Errorf("demo exit %d, want 0", code)
 	}
