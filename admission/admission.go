@@ -93,6 +93,15 @@ type Request struct {
 	ConnectedSince time.Time
 }
 
+// RecordedOffline reports whether an upload marked offline was recorded while
+// the device was not connected: before the hello of the connection that
+// uploads it (connectedSince; zero when unknown), give or take
+// SkewTolerance. Only then do its time and its offline verdict stand; a
+// connected device cannot use that path (DESIGN rule 8).
+func RecordedOffline(offline bool, deviceAt, connectedSince time.Time) bool {
+	return offline && (connectedSince.IsZero() || !deviceAt.After(connectedSince.Add(SkewTolerance)))
+}
+
 // ErrBadTime marks an offline upload whose time cannot be right: outside the
 // event's days, or later than now plus SkewTolerance. It changes nothing.
 var ErrBadTime = errors.New("time outside the event")
@@ -141,7 +150,7 @@ func When(deviceAt, now time.Time, offline bool) (time.Time, checkin.Flags) {
 // Scan prepares r for the ledger, judged at now (the gateway's event clock),
 // at the time When says.
 func (j *Judge) Scan(r Request, now time.Time) (ledger.Scan, Reading) {
-	ignored := r.Offline && !r.ConnectedSince.IsZero() && r.DeviceAt.After(r.ConnectedSince.Add(SkewTolerance))
+	ignored := r.Offline && !RecordedOffline(r.Offline, r.DeviceAt, r.ConnectedSince)
 	if ignored {
 		r.Offline = false
 	}

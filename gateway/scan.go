@@ -432,7 +432,7 @@ func (c *conn) tally(m *wire.Tally) bool {
 		c.s.log.Warn("tally refused: bad time", "id", m.ID, "device", c.device, "zone", z.ID, "err", err)
 		return c.fail(m.ID, err)
 	}
-	offline := m.Offline && !m.At.After(c.helloAt.Add(admission.SkewTolerance))
+	offline := admission.RecordedOffline(m.Offline, m.At, c.helloAt)
 	at, flags := admission.When(m.At, now, offline) // as a scan is
 	t := ledger.Tally{ID: m.ID, Device: c.device, Gate: gate, GateUnknown: unknown, Zone: z.ID, Delta: m.Delta,
 		Force: m.Force, At: at, DeviceAt: m.At, Flags: flags, Received: now}

@@ -87,10 +87,11 @@ func (s *Store) due(now time.Time) int {
 // closeDue is the per-scan check: days due at now are closed before the
 // scan is decided. Once this Store has seen them closed it costs nothing.
 func (s *Store) closeDue(ctx context.Context, now time.Time) error {
-	if s.due(now) <= int(s.closedUpTo.Load()) {
+	n := s.due(now)
+	if n <= int(s.closedUpTo.Load()) {
 		return nil
 	}
-	_, err := s.closeUpTo(ctx, s.due(now), "scan")
+	_, err := s.closeUpTo(ctx, n, "scan")
 	return err
 }
 
