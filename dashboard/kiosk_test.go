@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -130,7 +131,7 @@ func (t *tab) checkLayout(where string, c layoutCheck) {
 // busyFair fills the fair as on a busy evening: every zone holds people,
 // the terroir hall is critical, the workshops nearly full, the crafts hall
 // at its warning, the site critical; several gates online, others not,
-// and a scan or two for the rates.
+// a scan or two for the rates, and a gate with unsynced scans.
 func busyFair(tb testing.TB, f *fair) {
 	tb.Helper()
 	tallies := map[string]struct {
@@ -150,6 +151,9 @@ func busyFair(tb testing.TB, f *fair) {
 	for range 3 {
 		main.scan(mustTicket(tb, f.Event, ticketSpec{}), "in")
 	}
+	// A pavilion device holds scans it decided offline: the pavilion and
+	// the site show "at least", the gate its queue.
+	mustGateClient(tb, f, "PAVILION").status(7, f.Clock.Now().Add(-9*time.Minute))
 }
 
 // boardFigures are the figures of the board, each on one line.
@@ -185,8 +189,9 @@ func kioskFitsTheWall(t *testing.T, f *fair) {
 	for _, l := range []string{"ar", "fr", "en"} {
 		p.do(chromedp.Navigate(f.URL + "/?kiosk=1&lang=" + l))
 		p.waitBoardLive()
-		p.waitUntil("the alerts", `!document.getElementById('alerts').hidden &&
-			document.querySelector('#zone-hall-terroir[data-level="critical"]')`)
+		p.waitUntil("the alerts and the marks of a lower bound", `!document.getElementById('alerts').hidden &&
+			document.querySelector('#zone-hall-terroir[data-level="critical"]') &&
+			!document.querySelector('#zone-pavilion .z-atleast').hidden && !document.getElementById('site-atleast').hidden`)
 		for _, s := range wallScreens {
 			p.do(chromedp.EmulateViewport(s.w, s.h))
 			name := fmt.Sprintf("kiosk-%s-%dx%d", l, s.w, s.h)

@@ -28,6 +28,9 @@ type tailer struct {
 	paceAt clock.Clock // the pacer's clock: LiveClock or the system's
 	cursor string      // the last log id read, "" before the first
 	watch  ledger.StreamWatch
+	// trendAt is the minute (event clock) of the trend the board holds;
+	// zero: none yet, or the store went back.
+	trendAt time.Time
 }
 
 // lookback is how far back in the log (by the store's clock, which makes
@@ -151,8 +154,10 @@ func (t *tailer) begin(ctx context.Context) bool {
 		t.storeError(ctx, "live: read log", err)
 		return false
 	}
+	now := h.s.clk.Now()
+	t.readTrend(ctx, now)
 	online, reported := h.gates()
-	st, _, _ := t.b.Build(h.s.clk.Now(), online, reported)
+	st, _, _ := t.b.Build(now, online, reported)
 	if !t.send(ctx, livePublish{state: st, prev: st.Seq}) {
 		return false
 	}
@@ -183,8 +188,11 @@ func (t *tailer) wentBack(ctx context.Context, why string) {
 	if _, _, err := t.readLogFrom(ctx, from); err != nil {
 		t.storeError(ctx, "live: read log", err)
 	}
+	now := h.s.clk.Now()
+	t.trendAt = time.Time{}
+	t.readTrend(ctx, now)
 	online, reported := h.gates()
-	st, _, _ := t.b.Build(h.s.clk.Now(), online, reported)
+	st, _, _ := t.b.Build(now, online, reported)
 	t.b.Rebase(st.Seq)
 	t.send(ctx, livePublish{state: st, prev: st.Seq, reset: true})
 }
@@ -244,8 +252,12 @@ func (t *tailer) publish(ctx context.Context, fresh bool) {
 			}
 		}
 	}
+	now := h.s.clk.Now()
+	if !now.Truncate(time.Minute).Equal(t.trendAt) {
+		t.readTrend(ctx, now)
+	}
 	online, reported := h.gates()
-	st, prev, up := t.b.Build(h.s.clk.Now(), online, reported)
+	st, prev, up := t.b.Build(now, online, reported)
 	p := livePublish{state: st, prev: prev}
 	if up != nil {
 		p.msg = prepare(h.s, *up)
@@ -262,6 +274,22 @@ func (t *tailer) send(ctx context.Context, p livePublish) bool {
 	}
 	t.h.latest.Store(p.state)
 	return true
+}
+
+// readTrend gives the board the store's trend of the hour before now, which
+// a new minute extends: once a minute, whichever instance applied the
+// changes. On an error the board keeps the trend it has (a screen adds
+// what it receives) and the next update tries again.
+func (t *tailer) readTrend(ctx context.Context, now time.Time) {
+	sctx, cancel := context.WithTimeout(ctx, t.h.s.cfg.StoreTimeout)
+	defer cancel()
+	tr, err := t.h.s.store.Trend(sctx, now)
+	if err != nil {
+		t.storeError(ctx, "live: read trend", err)
+		return
+	}
+	t.b.SetTrend(tr)
+	t.trendAt = now.Truncate(time.Minute)
 }
 
 // snapshot reads the store's counters and seq, within StoreTimeout.

@@ -40,6 +40,9 @@ type Store interface {
 	Revoke(ctx context.Context, at time.Time, by string, ids ...string) (int, error)
 	// Revoked lists the revoked ticket ids.
 	Revoked(ctx context.Context) ([]string, error)
+	// Trend reads every zone's occupancy at the start of each minute of
+	// the last hour before now, and now (the board's trend, in snapshots).
+	Trend(ctx context.Context, now time.Time) (ledger.Trend, error)
 	// Ping reports whether the store answers.
 	Ping(ctx context.Context) error
 	// DayFields and EventFields read the report counters (report.Source).

@@ -100,7 +100,7 @@ func (s *Store) closeUpTo(ctx context.Context, n int, by string) ([]Closing, err
 	if n == 0 {
 		return nil, nil
 	}
-	keys := []string{s.keys.place, s.keys.zones, s.keys.log, s.keys.closed, s.keys.last}
+	keys := []string{s.keys.place, s.keys.zones, s.keys.log, s.keys.closed, s.keys.last, s.keys.trend}
 	args := []string{by, strconv.Itoa(n)}
 	for _, d := range s.days[:n] {
 		keys = append(keys, s.keys.day(d.Date))

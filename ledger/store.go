@@ -123,6 +123,7 @@ type Store struct {
 	loc   *time.Location
 	keys  keys
 	zones map[string]Zone
+	order []string // the zone ids, in the config's order
 	tree  []string // ARGV tail of the scripts: n, then id, parent, capacity per zone
 	days  []day
 
@@ -156,6 +157,7 @@ func New(cfg Config, eng Engine) (*Store, error) {
 	s.tree = append(s.tree, strconv.Itoa(len(cfg.Zones)))
 	for _, z := range cfg.Zones {
 		s.zones[z.ID] = z
+		s.order = append(s.order, z.ID)
 		s.tree = append(s.tree, z.ID, z.Parent, strconv.Itoa(z.Capacity))
 	}
 	for _, d := range cfg.Days {
@@ -179,14 +181,15 @@ func (s *Store) dayOf(t time.Time) string {
 
 // keys names every key of one event; all share the hash tag {event}.
 type keys struct {
-	prefix                                              string
-	scans, place, revoked, log, zones, closed, last, uv string
+	prefix                                                     string
+	scans, place, revoked, log, zones, closed, last, uv, trend string
 }
 
 func newKeys(event string) keys {
 	p := "cf:{" + event + "}:"
 	return keys{prefix: p, scans: p + "scans", place: p + "place", revoked: p + "revoked",
-		log: p + "log", zones: p + "zones", closed: p + "closed", last: p + "last", uv: p + "uv"}
+		log: p + "log", zones: p + "zones", closed: p + "closed", last: p + "last", uv: p + "uv",
+		trend: p + "trend"}
 }
 
 func (k keys) day(date string) string  { return k.prefix + "day:" + date }
@@ -319,11 +322,11 @@ func (s *Store) ScanCall(sc Scan) (keys, args []string) { return s.scanCall(sc, 
 func (s *Store) scanCall(sc Scan, override string) (keys, args []string) {
 	date, hour, minute := s.when(sc.At)
 	keys = []string{s.keys.scans, s.keys.place, s.keys.revoked, s.keys.log, s.keys.zones,
-		s.keys.day(date), s.keys.seen(date), s.keys.closed, s.keys.last, s.keys.uv}
-	args = make([]string, 0, 16+len(s.tree))
+		s.keys.day(date), s.keys.seen(date), s.keys.closed, s.keys.last, s.keys.uv, s.keys.trend}
+	args = make([]string, 0, 17+len(s.tree))
 	args = append(args, sc.ID, sc.Device, sc.Gate, sc.Zone, string(sc.Direction), sc.Ticket,
 		sc.Type, string(sc.Precheck), flag01(sc.Reentry), override, sc.Flags.String(),
-		millis(sc.At), millis(sc.DeviceAt), hour, minute, date)
+		millis(sc.At), millis(sc.DeviceAt), hour, minute, date, unixMinute(orAt(sc.Received, sc.At)))
 	return keys, append(args, s.tree...)
 }
 
@@ -364,10 +367,11 @@ func (s *Store) Tally(ctx context.Context, t Tally) (Verdict, error) {
 		gate = string(checkin.UnknownGate)
 	}
 	date, hour, minute := s.when(t.At)
-	keys := []string{s.keys.scans, s.keys.log, s.keys.zones, s.keys.day(date), s.keys.closed}
-	args := make([]string, 0, 13+len(s.tree))
+	keys := []string{s.keys.scans, s.keys.log, s.keys.zones, s.keys.day(date), s.keys.closed, s.keys.trend}
+	args := make([]string, 0, 14+len(s.tree))
 	args = append(args, t.ID, t.Device, t.Gate, t.Zone, strconv.Itoa(t.Delta), flag01(t.Force),
-		t.Flags.String(), millis(t.At), millis(t.DeviceAt), hour, minute, date, gate)
+		t.Flags.String(), millis(t.At), millis(t.DeviceAt), hour, minute, date, gate,
+		unixMinute(orAt(t.Received, t.At)))
 	args = append(args, s.tree...)
 	res, err := s.eng.Eval(ctx, TallyScript, keys, args...)
 	if err != nil {

@@ -118,10 +118,21 @@ type Closing struct {
 	SweptTally map[string]int `json:"swept_tally"`
 }
 
+// Trend is every zone's occupancy over the last hour, for a screen that
+// opens mid-day to draw its trend at once: Zones[id][i] is the occupancy
+// at From + i×Step seconds (the start of each minute, the present one
+// last); the zone's occupancy field is its value now.
+type Trend struct {
+	From  time.Time        `json:"from"`
+	Step  int              `json:"step"`
+	Zones map[string][]int `json:"zones"`
+}
+
 // Message is a snapshot or an update. In a snapshot every field is there;
 // an update carries the zones that changed, and gates and alerts only when
 // they changed (the whole list then). Closed, when present, is the latest
-// day closing seen: in the update that follows it, and in snapshots.
+// day closing seen: in the update that follows it, and in snapshots. Trend
+// is in snapshots only (a screen draws the rest from what it receives).
 type Message struct {
 	Type   string    `json:"type"`
 	Seq    int64     `json:"seq"`
@@ -130,6 +141,7 @@ type Message struct {
 	Gates  any       `json:"gates,omitempty"`
 	Alerts any       `json:"alerts,omitempty"`
 	Closed *Closing  `json:"closed,omitempty"`
+	Trend  *Trend    `json:"trend,omitempty"`
 }
 
 // State is the whole board at one store seq and one time; read-only once
@@ -141,12 +153,13 @@ type State struct {
 	Gates  []Gate
 	Alerts []Alert
 	Closed *Closing // the latest closing seen, nil for none
+	Trend  *Trend   // the last hour, nil before the store gave it
 }
 
 // Snapshot is the message that gives the whole state.
 func (st *State) Snapshot() Message {
 	return Message{Type: TypeSnapshot, Seq: st.Seq, At: st.At, Zones: st.Zones, Gates: st.Gates, Alerts: st.Alerts,
-		Closed: st.Closed}
+		Closed: st.Closed, Trend: st.Trend}
 }
 
 // MinutesToFull is each filling zone's forecast, by zone id (the zones
@@ -190,6 +203,7 @@ type Board struct {
 	seq      int64 // the seq of counters
 	closed   *Closing
 	newClose bool // closed is not in an update yet
+	trend    *Trend
 
 	prev                  *State
 	lastSent              int64             // the seq of the last update, or of the first state
@@ -258,6 +272,20 @@ func (b *Board) Forget() {
 	b.flows, b.hits, b.lastSeen = nil, nil, map[string]time.Time{}
 	b.logSeq, b.counters, b.seq = 0, nil, 0
 	b.closed, b.newClose = nil, false
+	b.trend = nil
+}
+
+// SetTrend gives the board the store's trend (Store.Trend), which the
+// snapshots carry from the next Build on.
+func (b *Board) SetTrend(tr ledger.Trend) {
+	out := &Trend{From: tr.From.In(b.ev.Location), Step: int(time.Minute / time.Second),
+		Zones: make(map[string][]int, len(tr.Occupancy))}
+	for z, occ := range tr.Occupancy {
+		if len(occ) > 0 {
+			out.Zones[z] = occ[:len(occ)-1] // the last is now: the zone's occupancy says it
+		}
+	}
+	b.trend = out
 }
 
 // Rebase makes the next update follow seq: after a snapshot was sent to
@@ -303,7 +331,7 @@ func (b *Board) Build(now time.Time, online map[string]bool, reported map[string
 		}
 	}
 	st = &State{Seq: b.seq, At: now, Zones: make([]Zone, 0, len(ev.Zones)),
-		Gates: make([]Gate, 0, len(ev.Gates)), Alerts: []Alert{}, Closed: b.closed}
+		Gates: make([]Gate, 0, len(ev.Gates)), Alerts: []Alert{}, Closed: b.closed, Trend: b.trend}
 	active := map[string]Alert{}
 	raise := func(a Alert, since time.Time) {
 		if old, ok := b.since[a.ID]; ok && old.Level == a.Level {

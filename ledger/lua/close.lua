@@ -6,7 +6,9 @@
 -- KEYS[3] log     stream  the event log
 -- KEYS[4] closed  hash    date -> closing time, ms, of each closed day
 -- KEYS[5] last    hash    ticket id -> time of its latest scan (see scan.lua)
--- KEYS[6..5+n]    the day hashes of the n days in ARGV, in the same order
+-- KEYS[6] trend   hash    the board's trend (see scan.lua): each zone the sweep empties is
+--                         marked in the minute of the closing time
+-- KEYS[7..6+n]    the day hashes of the n days in ARGV, in the same order
 --
 -- ARGV[1] who closes (a gateway, a command)   ARGV[2] n, the number of days to close
 -- ARGV[3..2+2n] n pairs: date "YYYY-MM-DD", its closing time in ms; oldest first
@@ -21,7 +23,7 @@
 -- Returns {date, swept, swept_tally} per day closed now ("zone:n,..." lists, zones in tree
 -- order), and an empty list when every day given was closed already.
 
-local place, zones, log, closed, last = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local place, zones, log, closed, last, trend = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local who, n = ARGV[1], tonumber(ARGV[2])
 readTree(3 + 2 * n)
 
@@ -35,7 +37,7 @@ end
 
 local out, done = {}, false
 for i = 1, n do
-  local date, at, day = ARGV[1 + 2 * i], ARGV[2 + 2 * i], KEYS[5 + i]
+  local date, at, day = ARGV[1 + 2 * i], ARGV[2 + 2 * i], KEYS[6 + i]
   if redis.call('HSETNX', closed, date, at) == 1 then
     local s, st = {}, {}
     if not done then
@@ -58,7 +60,10 @@ for i = 1, n do
       for k = 1, #fields, 2 do
         if string.find(fields[k], '|t:', 1, true) then redis.call('HDEL', zones, fields[k]) end
       end
+      local m = string.format('%d', math.floor(tonumber(at) / 60000))
       for _, z in ipairs(zoneOrder) do
+        local occ = tonumber(redis.call('HGET', zones, z .. '|occ') or '0')
+        if occ ~= 0 then trendMark(trend, z, m, occ) end
         redis.call('HSET', zones, z .. '|occ', 0, z .. '|tally', 0)
         if s[z] then redis.call('HINCRBY', zones, z .. '|swept', s[z]) end
       end

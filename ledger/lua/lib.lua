@@ -96,6 +96,13 @@ local function perGate(day, gate, minute, flags)
   if flags['offline_override'] then redis.call('HINCRBY', day, g .. 'ovr', 1) end
 end
 
+-- trendMark notes the occupancy a zone had before its first change in minute m (minutes since
+-- the epoch, by the time the ledger applied the change): the board's 60-minute trend, which
+-- read.lua's "trend" view turns back into the occupancy at the start of every minute.
+local function trendMark(trend, z, m, before)
+  redis.call('HSETNX', trend, z .. '|' .. m, before)
+end
+
 -- hourCount adds n to a zone's hourly report counter (in, out, tin, tout) of hour "HH".
 local function hourCount(day, z, hour, what, n)
   redis.call('HINCRBY', day, z .. '|h' .. hour .. '|' .. what, n)

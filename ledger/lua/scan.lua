@@ -15,6 +15,8 @@
 -- KEYS[9] last     hash    ticket id -> time, ms, of its latest scan that moved it (since the
 --                          last closing)
 -- KEYS[10] uv      hash    "<zone>|<ticket>" -> 1 over the whole event (unique visitors)
+-- KEYS[11] trend   hash    "<zone>|<minute>" -> the zone's occupancy before its first change in
+--                          that minute (since the epoch): the board's trend (lib.lua trendMark)
 --
 -- ARGV[1]  scan id              ARGV[2]  device             ARGV[3]  gate
 -- ARGV[4]  the gate's zone, "" when the gate is unknown or not allowed
@@ -28,24 +30,27 @@
 -- ARGV[12] decision time, ms since the epoch   ARGV[13] the device's time, ms
 -- ARGV[14] hour of the decision time in the event's time zone, "00".."23"
 -- ARGV[15] its minute, "HHMM"   ARGV[16] the event day it falls on, "YYYY-MM-DD" (KEYS[6], KEYS[7])
--- ARGV[17] n, the number of zones, then n triples: zone id, parent id ("" for the root), capacity
+-- ARGV[17] the minute the ledger applies the scan in (when the gateway received it), minutes
+--          since the epoch: the trend's minute
+-- ARGV[18] n, the number of zones, then n triples: zone id, parent id ("" for the root), capacity
 --
 -- Returns {code, flags, zone, occupancy, capacity, replayed 0|1}, or {"id_conflict", ...} for an
 -- id used before with another ticket, direction or gate. The script reads no clock and no
 -- randomness: given its arguments it is deterministic, so the embedded engine can replay it.
 
-local scans, place, revoked, log, zones, day, seen, closed, last, uv =
-  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
+local scans, place, revoked, log, zones, day, seen, closed, last, uv, trend =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11]
 local id, device, gate, gz, dir, ticket, ttype, pre =
   ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8]
 local reentry, at, devat, hour, minute, date = ARGV[9] == '1', ARGV[12], ARGV[13], ARGV[14],
   ARGV[15], ARGV[16]
+local applied = ARGV[17]
 local force, admitted = ARGV[10] == '1', ARGV[10] == 'A'
 
 local fp = 's|' .. ticket .. '|' .. dir .. '|' .. gate
 local first = replay(scans, id, fp)
 if first then return first end
-readTree(17)
+readTree(18)
 local known = capacity[gz] ~= nil and pre ~= 'unknown_gate' -- the report counts known gates only
 if first == false then return conflict(log, day, id, device, gate, known, at, fp) end
 
@@ -72,6 +77,7 @@ end
 
 local function enter(z)
   local occ = redis.call('HINCRBY', zones, z .. '|occ', 1)
+  trendMark(trend, z, applied, occ - 1)
   redis.call('HINCRBY', zones, z .. '|in', 1)
   redis.call('HINCRBY', zones, z .. '|t:' .. ttype, 1)
   redis.call('HINCRBY', day, z .. '|in', 1)
@@ -95,6 +101,7 @@ end
 -- goes to the day's dwell histogram of z.
 local function leave(z)
   local occ = redis.call('HINCRBY', zones, z .. '|occ', -1)
+  trendMark(trend, z, applied, occ + 1)
   firstPeak(z, occ + 1)
   redis.call('HINCRBY', zones, z .. '|out', 1)
   if redis.call('HINCRBY', zones, z .. '|t:' .. ttype, -1) <= 0 then

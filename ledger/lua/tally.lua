@@ -8,6 +8,7 @@
 -- KEYS[4] day     hash    the tally's day's counters: "<zone>|tin", "|tout", "|peak", "|peak_at",
 --                         "<zone>|h<HH>|tin", "|tout", "|occ", and the gate's
 -- KEYS[5] closed  hash    date -> closing time of each closed day
+-- KEYS[6] trend   hash    the board's trend (see scan.lua)
 --
 -- ARGV[1] tally id   ARGV[2] device   ARGV[3] gate ("" for none)   ARGV[4] zone
 -- ARGV[5] delta, a non-zero integer   ARGV[6] force: 1 | 0
@@ -15,7 +16,8 @@
 -- ARGV[8] decision time, ms   ARGV[9] the device's time, ms   ARGV[10] hour "00".."23"
 -- ARGV[11] minute "HHMM"   ARGV[12] the event day, "YYYY-MM-DD"
 -- ARGV[13] the gate: accepted | unknown_gate (not in the config, or not allowed for the device)
--- ARGV[14] n, the number of zones, then n triples: zone id, parent id ("" for the root), capacity
+-- ARGV[14] the minute the ledger applies the tally in, since the epoch (see scan.lua)
+-- ARGV[15] n, the number of zones, then n triples: zone id, parent id ("" for the root), capacity
 --
 -- +n moves people from the parent's tally balance into the zone; those the parent's balance does
 -- not hold were in the parent uncounted, and enter it and every zone above it too
@@ -24,17 +26,17 @@
 -- upload is counted for the day's report (superseded), a live +n is refused (closed).
 -- Returns {code, flags, zone, occupancy, capacity, replayed 0|1}, or {"id_conflict", ...}.
 
-local scans, log, zones, day, closed = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local scans, log, zones, day, closed, trend = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local id, device, gate, z = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local delta, force, at, devat, hour = tonumber(ARGV[5]), ARGV[6] == '1', ARGV[8], ARGV[9], ARGV[10]
-local minute, date, gateCheck = ARGV[11], ARGV[12], ARGV[13]
+local minute, date, gateCheck, applied = ARGV[11], ARGV[12], ARGV[13], ARGV[14]
 
 local fp = 't|' .. z .. '|' .. ARGV[5] .. '|' .. gate
 local first = replay(scans, id, fp)
 if first then return first end
 local known = gate ~= '' and gateCheck == 'accepted' -- an unknown gate gets no report counters
 if first == false then return conflict(log, day, id, device, gate, known, at, fp) end
-readTree(14)
+readTree(15)
 local p = parent[z]
 
 local flags = flagSet(ARGV[7])
@@ -45,6 +47,7 @@ end
 
 -- count records n people crossing zone's boundary by tally (what: tin or tout) and its new occupancy.
 local function count(zone, what, n, occ)
+  if what == 'tin' then trendMark(trend, zone, applied, occ - n) else trendMark(trend, zone, applied, occ + n) end
   redis.call('HINCRBY', zones, zone .. '|' .. what, n)
   redis.call('HINCRBY', day, zone .. '|' .. what, n)
   hourCount(day, zone, hour, what, n)

@@ -41,6 +41,11 @@ type model struct {
 	days    map[string]map[string]int // date -> day field ("hall-a|in", "hall-a|h10|out") -> value
 	log     []ledger.Entry
 
+	// trend: "<zone>|<minute since the epoch>" -> the zone's occupancy
+	// before its first change in that minute, by when the store applied it
+	// (the board's trend, ledger.Store.Trend).
+	trend map[string]int
+
 	eventDays []ledger.Day
 	closed    map[string]bool      // date -> the day has closed
 	last      map[string]time.Time // ticket -> its latest scan that moved it, since the last closing
@@ -62,7 +67,7 @@ func newModel(loc *time.Location, zones []ledger.Zone, days []ledger.Day) *model
 		first: map[string]firstVerdict{}, counts: map[string]*ledger.Counters{},
 		seen: map[string]bool{}, stays: map[string]time.Time{}, visited: map[string]bool{},
 		days: map[string]map[string]int{}, eventDays: days, closed: map[string]bool{},
-		last: map[string]time.Time{}}
+		last: map[string]time.Time{}, trend: map[string]int{}}
 	for _, z := range zones {
 		m.parent[z.ID] = z.Parent
 		m.capacity[z.ID] = z.Capacity
@@ -102,6 +107,28 @@ func (m *model) occupancy(z string) int {
 		}
 	}
 	return n
+}
+
+// occupancies is every zone's occupancy now.
+func (m *model) occupancies() map[string]int {
+	out := make(map[string]int, len(m.zones))
+	for _, z := range m.zones {
+		out[z] = m.occupancy(z)
+	}
+	return out
+}
+
+// noteTrend marks, in the minute of at, every zone whose occupancy differs
+// from before with that value, unless the minute has a mark already: an
+// operation changes each zone at most once, so before is the value just
+// before its change.
+func (m *model) noteTrend(at time.Time, before map[string]int) {
+	for z, was := range before {
+		k := fmt.Sprintf("%s|%d", z, at.Unix()/60)
+		if _, ok := m.trend[k]; !ok && m.occupancy(z) != was {
+			m.trend[k] = was
+		}
+	}
 }
 
 // raised lists the zones whose occupancy a move from x to y raises: those
@@ -242,6 +269,8 @@ func (m *model) closeUpTo(n int, by string) []ledger.Closing {
 		c := ledger.Closing{Date: day.Date, Swept: map[string]int{}, SweptTally: map[string]int{}}
 		if !swept {
 			swept = true
+			before := m.occupancies()
+			defer m.noteTrend(day.Close, before)
 			for _, tk := range slices.Sorted(maps.Keys(m.place)) {
 				z := m.place[tk]
 				m.log = append(m.log, ledger.Entry{Kind: "swept", Ticket: tk, Zone: z, Device: by, At: day.Close})
@@ -303,6 +332,7 @@ func (m *model) scan(sc ledger.Scan) ledger.Verdict {
 	if v, ok := m.replay(sc.ID, fingerprint, sc.Device, sc.Gate, known, sc.At); ok {
 		return v
 	}
+	defer m.noteTrend(orAt(sc.Received, sc.At), m.occupancies())
 	// The store's reading of an offline verdict (ledger.Scan.Decided).
 	admitted := sc.Decided == checkin.Accepted
 	if sc.Decided != "" && !admitted && sc.Direction == checkin.In && sc.Precheck == checkin.Accepted {
@@ -463,6 +493,7 @@ func (m *model) tally(tl ledger.Tally) ledger.Verdict {
 	if v, ok := m.replay(tl.ID, fingerprint, tl.Device, tl.Gate, known, tl.At); ok {
 		return v
 	}
+	defer m.noteTrend(orAt(tl.Received, tl.At), m.occupancies())
 	date, hour, minute := m.when(tl.At)
 	z, c := tl.Zone, m.counts[tl.Zone]
 	flags := checkin.Flags{}

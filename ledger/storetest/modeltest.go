@@ -52,7 +52,8 @@ func testModel(t *testing.T, open func(t *testing.T) ledger.Engine) {
 
 	loc := MustLocation(t)
 	days := FairDays(t)
-	st := MustStoreDays(t, open, fairZones, days)
+	eng := open(t)
+	st := mustStoreOn(t, eng, fairZones, days)
 	m := newModel(loc, fairZones, days)
 	g := newGen(seed, m, loc, n)
 	ctx := t.Context()
@@ -125,7 +126,7 @@ func testModel(t *testing.T, open func(t *testing.T) ledger.Engine) {
 			}
 		}
 		if (i+1)%checkEvery == 0 || i == n-1 {
-			if d := diffModel(t, st, m, g.tickets, (i+1)%logEvery == 0 || i == n-1); d != "" {
+			if d := diffModel(t, st, eng, m, g.tickets, (i+1)%logEvery == 0 || i == n-1); d != "" {
 				fail("after op %d:\n%s", i, d)
 			}
 		}
@@ -142,7 +143,7 @@ func testModel(t *testing.T, open func(t *testing.T) ledger.Engine) {
 		fail("close due at %s:\n  got  %s\n  want %s (the last day, once)", end, got, want)
 	}
 	seen["closings"] = true
-	if d := diffModel(t, st, m, g.tickets, true); d != "" {
+	if d := diffModel(t, st, eng, m, g.tickets, true); d != "" {
 		fail("after the last closing:\n%s", d)
 	}
 	for _, kind := range slices.Sorted(maps.Keys(flagDiffs)) {
@@ -180,9 +181,10 @@ func testModel(t *testing.T, open func(t *testing.T) ledger.Engine) {
 }
 
 // diffModel compares the store with the model: every zone's counters, every
-// ticket's place, the revocation list, the modelled day fields, and with
-// withLog the whole log and its recount. It returns "" when they agree.
-func diffModel(t *testing.T, st *ledger.Store, m *model, tickets []ticketInfo, withLog bool) string {
+// ticket's place, the revocation list, the modelled day fields, the trend
+// marks, and with withLog the whole log and its recount. It returns "" when
+// they agree.
+func diffModel(t *testing.T, st *ledger.Store, eng ledger.Engine, m *model, tickets []ticketInfo, withLog bool) string {
 	t.Helper()
 	var b strings.Builder
 	got := MustCounters(t, st)
@@ -209,6 +211,13 @@ func diffModel(t *testing.T, st *ledger.Store, m *model, tickets []ticketInfo, w
 		if d := diffFields(m.dayFields(date), modelled(MustDay(t, st, date))); d != "" {
 			fmt.Fprintf(&b, "day %s:\n%s", date, d)
 		}
+	}
+	wantMarks := map[string]string{}
+	for k, v := range m.trend {
+		wantMarks[k] = fmt.Sprint(v)
+	}
+	if d := diffFields(wantMarks, trendMarks(t, eng)); d != "" {
+		fmt.Fprintf(&b, "trend marks:\n%s", d)
 	}
 	if withLog {
 		log := MustLog(t, st)

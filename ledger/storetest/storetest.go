@@ -29,6 +29,7 @@ func Run(t *testing.T, open func(t *testing.T) ledger.Engine) {
 	t.Run("DayCounters", func(t *testing.T) { testDayCounters(t, open) })
 	t.Run("Seq", func(t *testing.T) { testSeq(t, open) })
 	t.Run("Days", func(t *testing.T) { testDays(t, open) })
+	t.Run("Trend", func(t *testing.T) { testTrend(t, open) })
 }
 
 // The suite's event: a site with two halls and a stage, the first hall with a
@@ -84,11 +85,35 @@ func FairDays(tb testing.TB) []ledger.Day {
 // MustStoreDays is MustStore for an event with days, which close.
 func MustStoreDays(t *testing.T, open func(t *testing.T) ledger.Engine, zones []ledger.Zone, days []ledger.Day) *ledger.Store {
 	t.Helper()
-	st, err := ledger.New(ledger.Config{Event: event, Location: MustLocation(t), Zones: zones, Days: days}, open(t))
+	return mustStoreOn(t, open(t), zones, days)
+}
+
+func mustStoreOn(t *testing.T, eng ledger.Engine, zones []ledger.Zone, days []ledger.Day) *ledger.Store {
+	t.Helper()
+	st, err := ledger.New(ledger.Config{Event: event, Location: MustLocation(t), Zones: zones, Days: days}, eng)
 	if err != nil {
 		t.Fatalf("new store: %v", err)
 	}
 	return st
+}
+
+// trendMarks reads the trend hash as the scripts wrote it (see
+// ledger/lua/scan.lua, KEYS[11]): the model checks every mark, where
+// Store.Trend only shows what a span of them adds up to.
+func trendMarks(tb testing.TB, eng ledger.Engine) map[string]string {
+	tb.Helper()
+	res, err := eng.Eval(tb.Context(), ledger.ReadScript, []string{"cf:{" + event + "}:trend"}, "day")
+	if err != nil {
+		tb.Fatalf("read the trend marks: %v", err)
+	}
+	fields, _ := res.([]any)
+	out := make(map[string]string, len(fields)/2)
+	for i := 0; i+1 < len(fields); i += 2 {
+		k, _ := fields[i].(string)
+		v, _ := fields[i+1].(string)
+		out[k] = v
+	}
+	return out
 }
 
 // MustScan decides sc and fails tb on an error.

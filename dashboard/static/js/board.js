@@ -1,6 +1,7 @@
 // The live board (security's control room, CONTRACT §4): the site's total,
-// a card per zone, the gates and the alerts, fed by /ws/live. The page keeps
-// a 60-minute trend of every zone from the messages it receives. When the
+// a card per zone, the gates and the alerts, fed by /ws/live. Each zone's
+// 60-minute trend comes whole with the snapshot (from the ledger), and grows
+// with every message. When the
 // link drops, or no figure has been confirmed for 30 s, the board goes grey
 // under a banner and reconnects with backoff and jitter, resuming with
 // ?since=<last seq>.
@@ -17,7 +18,6 @@ export const STALE_AFTER = 30000;
 const PROBE_AFTER = 15000;
 // HISTORY: the span of the trend lines.
 const HISTORY = 60 * 60 * 1000;
-const HIST_KEY = 'cf.board.history';
 const LEVELS = ['ok', 'warn', 'critical', 'full'];
 const ICONS = { ok: '✓', warn: '▲', critical: '⚠', full: '⛔', none: '…' };
 
@@ -34,42 +34,43 @@ const state = {
   alerts: [],
   closed: null, // the latest day closing, from the live stream (CONTRACT §8)
   fresh: 0, // performance.now() of the last message or confirmed probe
-  history: loadHistory(), // id -> [[ms, occupancy], ...]
+  atMs: null, // state.at in ms, and performance.now() when it came
+  atLocal: 0,
+  history: new Map(), // id -> [[event ms, occupancy], ...]
   view: params.get('view') === 'evacuation' ? 'evacuation' : 'live',
   hasTypes: false,
 };
 
-// ---- the trend, kept on this screen (a reload keeps it) ----
+// ---- the trend ----
+// Points are [event ms, occupancy]. A snapshot brings the last hour from the
+// ledger (its trend: the occupancy at the start of every minute), so a
+// screen opened mid-day draws it at once; every message adds a point.
 
-function loadHistory() {
-  const m = new Map();
-  try {
-    const raw = JSON.parse(localStorage.getItem(HIST_KEY) || '{}');
-    const from = Date.now() - HISTORY;
-    for (const [id, pts] of Object.entries(raw)) {
-      if (Array.isArray(pts)) m.set(id, pts.filter((p) => p[0] >= from));
-    }
-  } catch { /* a fresh start */ }
-  return m;
+// eventNow is the event clock's present: the last message's time, moved on
+// by the time since it came.
+function eventNow() {
+  return state.atMs === null ? Date.now() : state.atMs + (performance.now() - state.atLocal);
 }
 
-let savedAt = 0;
-function saveHistory(force) {
-  const now = Date.now();
-  if (!force && now - savedAt < 10000) return;
-  savedAt = now;
-  try { localStorage.setItem(HIST_KEY, JSON.stringify(Object.fromEntries(state.history))); } catch { /* full */ }
-}
-
-function record(z) {
-  const now = Date.now();
+function record(z, at) {
   let pts = state.history.get(z.id);
   if (!pts) state.history.set(z.id, pts = []);
   const last = pts[pts.length - 1];
   // One point a second at most: a burst of updates is one step.
-  if (last && now - last[0] < 1000) last[1] = z.occupancy;
-  else pts.push([now, z.occupancy]);
-  while (pts.length && pts[0][0] < now - HISTORY) pts.shift();
+  if (last && at - last[0] < 1000) last[1] = z.occupancy;
+  else if (!last || at > last[0]) pts.push([at, z.occupancy]);
+  // Keep the last point older than the span: the step it starts reaches
+  // the left edge.
+  while (pts.length > 1 && pts[1][0] <= at - HISTORY) pts.shift();
+}
+
+// seed replaces the trend of every zone the snapshot's trend has.
+function seed(tr) {
+  const from = Date.parse(tr?.from);
+  if (!tr || Number.isNaN(from) || typeof tr.step !== 'number' || !tr.zones) return;
+  for (const [id, vals] of Object.entries(tr.zones)) {
+    if (Array.isArray(vals)) state.history.set(id, vals.map((n, i) => [from + i * tr.step * 1000, n]));
+  }
 }
 
 // spark draws the trend of a zone into svg (viewBox 600×100): the last 60
@@ -77,7 +78,7 @@ function record(z) {
 // the 80 % and 90 % lines.
 function spark(svg, z) {
   const pts = state.history.get(z.id) || [];
-  const now = Date.now();
+  const now = eventNow();
   const cap = Math.max(z.capacity || 1, ...pts.map((p) => p[1]));
   // The span: what the screen has seen, from 5 to 60 minutes, so that a
   // fresh screen shows a line rather than a dot at its edge.
@@ -169,8 +170,8 @@ function zoneCard(z) {
     card.className = 'zone';
     card.id = 'zone-' + z.id;
     card.dataset.zone = z.id;
-    card.innerHTML = `<header><h3 class="z-name"></h3><span class="atleast z-atleast" hidden></span><span class="badge z-badge"></span></header>
-<div class="z-main"><span class="big" dir="ltr"><span class="ge z-ge" hidden>≥ </span><b class="z-occ"></b><span class="of"> / <span class="z-cap"></span></span></span>
+    card.innerHTML = `<header><h3 class="z-name"></h3><span class="badge z-badge"></span></header>
+<div class="z-main"><span class="atleast z-atleast" hidden></span><span class="big" dir="ltr"><span class="ge z-ge" hidden>≥ </span><b class="z-occ"></b><span class="of"> / <span class="z-cap"></span></span></span>
 <span class="pct z-pct" dir="ltr"></span></div>
 <div class="meter" aria-hidden="true"><span class="fill"></span><span class="mark m80"></span><span class="mark m90"></span></div>
 <dl class="z-flow">
@@ -187,6 +188,7 @@ function zoneCard(z) {
   badge(q('z-badge'), level);
   q('z-occ').textContent = num(z.occupancy);
   atLeast(q('z-atleast'), q('z-ge'), z);
+  card.toggleAttribute('data-atleast', z.at_least === true);
   q('z-cap').textContent = num(z.capacity);
   q('z-pct').textContent = t('pct', { n: num(pct(z)) });
   q('fill').style.inlineSize = Math.min(100, pct(z)) + '%';
@@ -473,10 +475,8 @@ async function probe() {
 function snapshot(m) {
   state.closed = m.closed || null;
   state.zones = new Map();
-  for (const z of m.zones || []) {
-    state.zones.set(z.id, z);
-    record(z);
-  }
+  for (const z of m.zones || []) state.zones.set(z.id, z);
+  seed(m.trend);
   state.gates = m.gates || [];
   state.alerts = m.alerts || [];
   took(m);
@@ -495,11 +495,12 @@ function update(m) {
 function took(m) {
   state.seq = m.seq;
   state.at = m.at;
+  const at = Date.parse(m.at);
+  if (!Number.isNaN(at)) [state.atMs, state.atLocal] = [at, performance.now()];
   body.dataset.seq = String(m.seq);
   state.fresh = performance.now();
   // Every zone gets a point, so a flat trend reaches the present.
-  for (const z of state.zones.values()) record(z);
-  saveHistory();
+  for (const z of state.zones.values()) record(z, eventNow());
   render();
 }
 
@@ -641,7 +642,6 @@ async function start() {
 
   addEventListener('online', () => live.now());
   document.addEventListener('visibilitychange', () => { if (document.visibilityState === 'visible') live.now(); });
-  addEventListener('pagehide', () => saveHistory(true));
   setInterval(tick, 1000);
   live.connect();
   tick();
