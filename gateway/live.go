@@ -12,6 +12,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"crowdflow/gateway/board"
+	"crowdflow/ledger"
 )
 
 // liveReadLimit bounds a frame from a live client: it is only expected to
@@ -71,8 +72,11 @@ type liveHub struct {
 	// queues: per gate, per device, the unsynced scans last reported (only
 	// devices with some); they stay when the device disconnects. left: when
 	// the last scanner of this instance left each gate it was on.
-	queues  map[string]map[string]deviceQueue
-	left    map[string]time.Time
+	queues map[string]map[string]deviceQueue
+	left   map[string]time.Time
+	// shared: every gateway's device reports, as the tailer last read
+	// them from the store (devices.go).
+	shared  []ledger.DeviceReport
 	stopped bool
 	conns   sync.WaitGroup // live connection handlers
 }
@@ -93,10 +97,12 @@ func newLiveHub(s *Server) *liveHub {
 		online: map[string]int{}, queues: map[string]map[string]deviceQueue{}, left: map[string]time.Time{}}
 }
 
-// deviceQueue is one device's last reported queue (CONTRACT §3).
+// deviceQueue is one device's last reported queue (CONTRACT §3), and when
+// it left this gateway (zero while it is on it).
 type deviceQueue struct {
 	queued int
 	oldest time.Time
+	left   time.Time
 }
 
 // gateMoved records that a scanner of this instance left gate from (none
@@ -146,9 +152,10 @@ func (h *liveHub) reportQueue(gate, device string, queued int, oldest *time.Time
 	h.s.metrics.unsynced.WithLabelValues(gate).Set(float64(sum))
 }
 
-// gates is what the board needs of this instance's scanners: the gates one
-// is on, and what the devices reported, by gate.
-func (h *liveHub) gates() (map[string]bool, map[string]board.Reported) {
+// gates is what the board needs of the scanners at now: the gates one is
+// on, and what the devices reported, by gate; this gateway's own, and the
+// others' from the store.
+func (h *liveHub) gates(now time.Time) (map[string]bool, map[string]board.Reported) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	online := make(map[string]bool, len(h.online))
@@ -159,9 +166,13 @@ func (h *liveHub) gates() (map[string]bool, map[string]board.Reported) {
 	for g, at := range h.left {
 		reported[g] = board.Reported{Left: at}
 	}
+	gone := h.superseded()
 	for g, devs := range h.queues {
 		r := reported[g]
-		for _, d := range devs {
+		for dev, d := range devs {
+			if gone[g+"|"+dev] {
+				continue
+			}
 			r.Unsynced += d.queued
 			if r.Oldest.IsZero() || d.oldest.Before(r.Oldest) {
 				r.Oldest = d.oldest
@@ -169,7 +180,19 @@ func (h *liveHub) gates() (map[string]bool, map[string]board.Reported) {
 		}
 		reported[g] = r
 	}
+	h.mergeShared(now, gone, online, reported)
 	return online, reported
+}
+
+// deviceLeft notes when device left gate, for its queue this gateway keeps
+// showing (see superseded).
+func (h *liveHub) deviceLeft(gate, device string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if q, ok := h.queues[gate][device]; ok {
+		q.left = h.s.clk.Now()
+		h.queues[gate][device] = q
+	}
 }
 
 // figures is the newest live state, nil before the first: /metrics reads

@@ -97,6 +97,7 @@ func (h *liveHub) tail(ctx context.Context) {
 		}
 		if poll {
 			pollAt = time.Now().Add(cfg.LivePoll)
+			t.readDevices(ctx) // the other gateways' devices: a change shows in the next update
 			if _, seq, err := h.snapshot(ctx); err != nil {
 				t.storeError(ctx, "live: read snapshot", err)
 			} else if seq < t.b.Seq() {
@@ -156,7 +157,8 @@ func (t *tailer) begin(ctx context.Context) bool {
 	}
 	now := h.s.clk.Now()
 	t.readTrend(ctx, now)
-	online, reported := h.gates()
+	t.readDevices(ctx)
+	online, reported := h.gates(now)
 	st, _, _ := t.b.Build(now, online, reported)
 	if !t.send(ctx, livePublish{state: st, prev: st.Seq}) {
 		return false
@@ -191,7 +193,8 @@ func (t *tailer) wentBack(ctx context.Context, why string) {
 	now := h.s.clk.Now()
 	t.trendAt = time.Time{}
 	t.readTrend(ctx, now)
-	online, reported := h.gates()
+	t.readDevices(ctx)
+	online, reported := h.gates(now)
 	st, _, _ := t.b.Build(now, online, reported)
 	t.b.Rebase(st.Seq)
 	t.send(ctx, livePublish{state: st, prev: st.Seq, reset: true})
@@ -256,7 +259,7 @@ func (t *tailer) publish(ctx context.Context, fresh bool) {
 	if !now.Truncate(time.Minute).Equal(t.trendAt) {
 		t.readTrend(ctx, now)
 	}
-	online, reported := h.gates()
+	online, reported := h.gates(now)
 	st, prev, up := t.b.Build(now, online, reported)
 	p := livePublish{state: st, prev: prev}
 	if up != nil {

@@ -23,6 +23,7 @@ const (
 	opRevoked  = "revoked"
 	opRevoke   = "revoke"
 	opPing     = "ping"
+	opDevice   = "device"
 )
 
 // unknownGate is the gate label of scans at a gate the config does not
@@ -88,7 +89,7 @@ func newMetrics(ev *event.Event, store Store, timeout time.Duration, clk clock.C
 			Help: "Scans the gate's devices last reported to this gateway as decided offline and not yet uploaded.",
 		}, []string{"gate"}),
 	}
-	for _, op := range []string{opScan, opTally, opCounters, opRevoked, opRevoke, opPing, opLive} {
+	for _, op := range []string{opScan, opTally, opCounters, opRevoked, opRevoke, opPing, opLive, opDevice} {
 		m.storeErrors.WithLabelValues(op) // every op exists from the start, at 0
 	}
 	// Every gate's series exist from the start, at 0, so that increase()

@@ -76,7 +76,11 @@ func (s *Server) serveScan(w http.ResponseWriter, r *http.Request) {
 	}
 	defer s.remove(c)
 	c.run()
-	s.hub.gateMoved(c.onGate, "") // the reader has ended: onGate is settled
+	// The reader has ended: onGate is settled. The device's last queue
+	// stays, here and for the other gateways.
+	s.hub.gateMoved(c.onGate, "")
+	s.hub.deviceLeft(c.onGate, c.device)
+	c.shareDevice(c.onGate, c.device, c.queued, c.oldest, false)
 }
 
 // conn is one scanner websocket. The reader (run's goroutine, the HTTP
@@ -109,7 +113,9 @@ type conn struct {
 
 	// The session, reader only.
 	device, gate string
-	onGate       string // the gate this scanner shows online on the live stream
+	onGate       string     // the gate this scanner shows online on the live stream
+	queued       int        // the unsynced scans the device last reported
+	oldest       *time.Time // and the oldest one's time
 	greeted      bool
 	helloAt      time.Time // the event clock at the last hello: scans recorded since were not offline
 	decided      int
@@ -320,8 +326,11 @@ func (c *conn) hello(m *wire.Hello) bool {
 	}
 	if c.onGate != on || c.device != m.Device {
 		c.s.hub.reportQueue(c.onGate, c.device, 0, nil) // its queue goes with it
+		c.shareDevice(c.onGate, c.device, 0, nil, false)
 	}
 	c.s.hub.reportQueue(on, m.Device, m.Queued, oldest)
+	c.shareDevice(on, m.Device, m.Queued, oldest, true)
+	c.queued, c.oldest = m.Queued, oldest
 	c.s.hub.gateMoved(c.onGate, on)
 	c.onGate = on
 	c.device, c.gate, c.greeted, c.helloAt = m.Device, m.Gate, true, c.s.clk.Now()
@@ -345,6 +354,8 @@ func (c *conn) status(m *wire.Status) bool {
 		return c.fail("", err)
 	}
 	c.s.hub.reportQueue(c.onGate, c.device, m.Queued, m.Oldest)
+	c.shareDevice(c.onGate, c.device, m.Queued, m.Oldest, true)
+	c.queued, c.oldest = m.Queued, m.Oldest
 	return true
 }
 

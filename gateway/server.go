@@ -47,6 +47,9 @@ type Server struct {
 	handler http.Handler
 	up      websocket.Upgrader
 	hub     *liveHub // the live stream; Run starts and stops it
+	// instance names this gateway among those of the event, in the device
+	// reports it shares through the store.
+	instance string
 	// scanners counts the /ws/scan connections per token and address.
 	scanners *connLimits
 
@@ -103,7 +106,7 @@ func New(cfg Config, ev *event.Event, judge *admission.Judge, store Store, secre
 		wall = clock.Real{}
 	}
 	s := &Server{cfg: cfg, ev: ev, judge: judge, store: store, secret: secret, clk: clk, wall: wall,
-		log: logger, origins: map[string]bool{}, conns: map[*conn]struct{}{}}
+		log: logger, origins: map[string]bool{}, conns: map[*conn]struct{}{}, instance: newInstanceID()}
 	for _, o := range cfg.Origins {
 		c, _ := parseOrigin(o) // Validate checked it
 		s.origins[c] = true

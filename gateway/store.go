@@ -43,6 +43,11 @@ type Store interface {
 	// Trend reads every zone's occupancy at the start of each minute of
 	// the last hour before now, and now (the board's trend, in snapshots).
 	Trend(ctx context.Context, now time.Time) (ledger.Trend, error)
+	// ReportDevice records what a gate device last told a gateway of its
+	// queue; Devices reads every device's newest report (every gateway of
+	// the event shows every gate's queue).
+	ReportDevice(ctx context.Context, r ledger.DeviceReport) error
+	Devices(ctx context.Context) ([]ledger.DeviceReport, error)
 	// Ping reports whether the store answers.
 	Ping(ctx context.Context) error
 	// DayFields and EventFields read the report counters (report.Source).

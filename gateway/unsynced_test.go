@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"crowdflow/gateway"
 	"crowdflow/token"
 	"crowdflow/wire"
 )
@@ -174,4 +175,63 @@ func mustJSON(tb testing.TB, v any) string {
 		tb.Fatal(err)
 	}
 	return string(b)
+}
+
+// TestLiveUnsyncedAcrossGateways: two gateways of one event. A device's
+// queue reported to one shows on a board of the other, online while the
+// device is on it, offline with its last known queue once it has left; it
+// comes back to the other gateway with its queue synced, and both boards
+// drop the mark (the first gateway's memory of it is superseded), each gate
+// counted once.
+func TestLiveUnsyncedAcrossGateways(t *testing.T) {
+	t.Parallel()
+	poll := func(cfg *gateway.Config) { fastLive(cfg); cfg.LivePoll = 20 * time.Millisecond }
+	a := MustEnv(t, Options{Tune: poll})
+	b := MustEnv(t, Options{Tune: poll, Peer: a})
+	onA, onB := a.MustLive(t, ""), b.MustLive(t, "")
+	var boardA, boardB LiveBoard
+	onB.WaitBoard(&boardB, "b's snapshot", func(*LiveBoard) bool { return true })
+	onA.WaitBoard(&boardA, "a's snapshot", func(*LiveBoard) bool { return true })
+
+	oldest := a.Clock.Now().Add(-6 * time.Minute).Truncate(time.Second)
+	tok := a.MustToken(t, token.Scanner, "HALL-CRAFTS")
+	dev := a.MustDial(t, tok, nil)
+	dev.Send(wire.Hello{Type: wire.TypeHello, Protocol: wire.Protocol, Device: "tablet-7", Gate: "HALL-CRAFTS",
+		Queued: 4, Oldest: &oldest})
+	if r := dev.Read(); r.Type != wire.TypeWelcome {
+		t.Fatalf("hello: %s", r.Raw)
+	}
+	onB.WaitBoard(&boardB, "HALL-CRAFTS online on b with a's 4 unsynced", func(b *LiveBoard) bool {
+		g := b.Gates["HALL-CRAFTS"]
+		return g.Online && g.Unsynced == 4 && b.atLeast()["hall-crafts"] && b.atLeast()["site"]
+	})
+	if g := boardB.Gates["HALL-CRAFTS"]; g.UnsyncedOldest == nil || !g.UnsyncedOldest.Equal(oldest) {
+		t.Errorf("b: unsynced_oldest %v, want %v", g.UnsyncedOldest, oldest)
+	}
+
+	// The device leaves a: offline on b, with its last known queue.
+	_ = dev.ws.Close()
+	onB.WaitBoard(&boardB, "HALL-CRAFTS offline on b, 4 unsynced", func(b *LiveBoard) bool {
+		g := b.Gates["HALL-CRAFTS"]
+		return !g.Online && g.Unsynced == 4 && b.atLeast()["hall-crafts"]
+	})
+	onA.WaitBoard(&boardA, "HALL-CRAFTS offline on a, 4 unsynced", func(b *LiveBoard) bool {
+		g := b.Gates["HALL-CRAFTS"]
+		return !g.Online && g.Unsynced == 4
+	})
+
+	// A minute later it comes back on b, synced: both boards show the gate
+	// online with nothing unsynced and no mark (a no longer counts its
+	// memory of it).
+	a.Clock.Set(a.Clock.Now().Add(time.Minute))
+	back := b.MustDial(t, b.MustToken(t, token.Scanner, "HALL-CRAFTS"), nil)
+	if r := back.Hello("tablet-7", "HALL-CRAFTS"); r.Type != wire.TypeWelcome {
+		t.Fatalf("hello on b: %s", r.Raw)
+	}
+	synced := func(b *LiveBoard) bool {
+		g := b.Gates["HALL-CRAFTS"]
+		return g.Online && g.Unsynced == 0 && len(b.atLeast()) == 0
+	}
+	onB.WaitBoard(&boardB, "HALL-CRAFTS online and synced on b", synced)
+	onA.WaitBoard(&boardA, "HALL-CRAFTS online and synced on a", synced)
 }

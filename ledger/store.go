@@ -26,6 +26,8 @@ var (
 	readLua string
 	//go:embed lua/revoke.lua
 	revokeLua string
+	//go:embed lua/device.lua
+	deviceLua string
 )
 
 // The scripts, parsed once. Scripts are constants in all but name. Those
@@ -36,6 +38,7 @@ var (
 	CloseScript  = NewScript("close", libLua+closeLua)
 	ReadScript   = NewScript("read", readLua)
 	RevokeScript = NewScript("revoke", revokeLua)
+	DeviceScript = NewScript("device", deviceLua)
 )
 
 // MaxIDLength bounds scan and tally ids (CONTRACT §3).
@@ -181,15 +184,15 @@ func (s *Store) dayOf(t time.Time) string {
 
 // keys names every key of one event; all share the hash tag {event}.
 type keys struct {
-	prefix                                                     string
-	scans, place, revoked, log, zones, closed, last, uv, trend string
+	prefix                                                              string
+	scans, place, revoked, log, zones, closed, last, uv, trend, devices string
 }
 
 func newKeys(event string) keys {
 	p := "cf:{" + event + "}:"
 	return keys{prefix: p, scans: p + "scans", place: p + "place", revoked: p + "revoked",
 		log: p + "log", zones: p + "zones", closed: p + "closed", last: p + "last", uv: p + "uv",
-		trend: p + "trend"}
+		trend: p + "trend", devices: p + "devices"}
 }
 
 func (k keys) day(date string) string  { return k.prefix + "day:" + date }

@@ -30,6 +30,7 @@ func Run(t *testing.T, open func(t *testing.T) ledger.Engine) {
 	t.Run("Seq", func(t *testing.T) { testSeq(t, open) })
 	t.Run("Days", func(t *testing.T) { testDays(t, open) })
 	t.Run("Trend", func(t *testing.T) { testTrend(t, open) })
+	t.Run("Devices", func(t *testing.T) { testDevices(t, open) })
 }
 
 // The suite's event: a site with two halls and a stage, the first hall with a

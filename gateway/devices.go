@@ -1,0 +1,111 @@
+package gateway
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"time"
+
+	"crowdflow/gateway/board"
+	"crowdflow/ledger"
+)
+
+// The devices' queues, shared between the gateways of an event: each
+// gateway writes what its devices report (hello, status, and the last
+// figures when a device leaves) to the store, and reads the others' reports
+// every LivePoll, so a board on any gateway shows every gate's unsynced
+// scans and "at least" (CONTRACT §3; README "How sure is the count").
+
+// newInstanceID names a gateway process among those of its event.
+func newInstanceID() string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return "gw-" + hex.EncodeToString(b)
+}
+
+// shareDevice writes the device's report at gate for the other gateways;
+// a failure is logged and counted, and changes nothing for the device (its
+// own gateway shows it all the same).
+func (c *conn) shareDevice(gate, device string, queued int, oldest *time.Time, connected bool) {
+	if gate == "" || device == "" {
+		return
+	}
+	r := ledger.DeviceReport{Gate: gate, Device: device, Queued: queued, Connected: connected,
+		At: c.s.clk.Now(), Gateway: c.s.instance}
+	if oldest != nil && queued > 0 {
+		r.Oldest = *oldest
+	}
+	ctx, cancel := context.WithTimeout(c.s.storeCtx, c.s.cfg.StoreTimeout)
+	defer cancel()
+	if err := c.s.store.ReportDevice(ctx, r); err != nil {
+		c.s.metrics.storeErrors.WithLabelValues(opDevice).Inc()
+		c.s.log.Warn("share the device's queue", "device", device, "gate", gate, "err", err)
+	}
+}
+
+// readDevices reads every gateway's device reports into the hub.
+func (t *tailer) readDevices(ctx context.Context) {
+	sctx, cancel := context.WithTimeout(ctx, t.h.s.cfg.StoreTimeout)
+	defer cancel()
+	rs, err := t.h.s.store.Devices(sctx)
+	if err != nil {
+		t.storeError(ctx, "live: read the devices' reports", err)
+		return
+	}
+	t.h.mu.Lock()
+	t.h.shared = rs
+	t.h.mu.Unlock()
+}
+
+// superseded lists the devices this gateway knows of that left here and
+// have reported to another gateway since (h.mu held): the other gateway's
+// report stands for them.
+func (h *liveHub) superseded() map[string]bool {
+	out := map[string]bool{}
+	for _, r := range h.shared {
+		if r.Gateway == h.s.instance {
+			continue
+		}
+		if q, ok := h.queues[r.Gate][r.Device]; ok && !q.left.IsZero() && r.At.After(q.left) {
+			out[r.Gate+"|"+r.Device] = true
+		}
+	}
+	return out
+}
+
+// mergeShared adds to online and reported what the other gateways' devices
+// reported (h.mu held): a device connected there within GateSeenOnline
+// makes its gate online; its queue counts, also once it left; a device
+// that left today makes its gate known (offline, when no device is on it).
+// A device this gateway knows of counts once: from here, unless it is in
+// gone (it left here and reported to another gateway since).
+func (h *liveHub) mergeShared(now time.Time, gone map[string]bool, online map[string]bool, reported map[string]board.Reported) {
+	today, _ := h.s.ev.DayOf(now)
+	for _, r := range h.shared {
+		if r.Gateway == h.s.instance || h.s.ev.Gate(r.Gate) == nil {
+			continue
+		}
+		if _, here := h.queues[r.Gate][r.Device]; here && !gone[r.Gate+"|"+r.Device] {
+			continue
+		}
+		rep, known := reported[r.Gate]
+		if r.Queued > 0 {
+			rep.Unsynced += r.Queued
+			if rep.Oldest.IsZero() || r.Oldest.Before(rep.Oldest) {
+				rep.Oldest = r.Oldest
+			}
+			known = true
+		}
+		if r.Connected && now.Sub(r.At) < board.GateSeenOnline {
+			online[r.Gate] = true
+		} else if day, _ := h.s.ev.DayOf(r.At); day.Date == today.Date {
+			known = true
+			if r.At.After(rep.Left) {
+				rep.Left = r.At
+			}
+		}
+		if known {
+			reported[r.Gate] = rep
+		}
+	}
+}
