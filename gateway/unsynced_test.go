@@ -72,12 +72,7 @@ func TestLiveUnsynced(t *testing.T) {
 
 	oldest := env.Clock.Now().Add(-8 * time.Minute).Truncate(time.Second)
 	tok := env.MustToken(t, token.Scanner, "HALL-CRAFTS")
-	dev := env.MustDial(t, tok, nil)
-	dev.Send(wire.Hello{Type: wire.TypeHello, Protocol: wire.Protocol, Device: "tablet-7", Gate: "HALL-CRAFTS",
-		Queued: 3, Oldest: &oldest})
-	if r := dev.Read(); r.Type != wire.TypeWelcome {
-		t.Fatalf("hello: %s", r.Raw)
-	}
+	dev := env.mustQueued(t, tok, "tablet-7", "HALL-CRAFTS", 3, oldest)
 	live.WaitBoard(&b, "HALL-CRAFTS online with 3 unsynced", func(b *LiveBoard) bool {
 		g := b.Gates["HALL-CRAFTS"]
 		return g.Online && g.Unsynced == 3
@@ -168,6 +163,19 @@ func TestLiveUnsynced(t *testing.T) {
 	}
 }
 
+// mustQueued connects a device that says hello at gate with queued scans
+// it decided offline, the oldest at oldest.
+func (e *Env) mustQueued(tb testing.TB, tok, device, gate string, queued int, oldest time.Time) *Client {
+	tb.Helper()
+	dev := e.MustDial(tb, tok, nil)
+	dev.Send(wire.Hello{Type: wire.TypeHello, Protocol: wire.Protocol, Device: device, Gate: gate,
+		Queued: queued, Oldest: &oldest})
+	if r := dev.Read(); r.Type != wire.TypeWelcome {
+		tb.Fatalf("hello: %s", r.Raw)
+	}
+	return dev
+}
+
 func mustJSON(tb testing.TB, v any) string {
 	tb.Helper()
 	b, err := json.Marshal(v)
@@ -194,13 +202,7 @@ func TestLiveUnsyncedAcrossGateways(t *testing.T) {
 	onA.WaitBoard(&boardA, "a's snapshot", func(*LiveBoard) bool { return true })
 
 	oldest := a.Clock.Now().Add(-6 * time.Minute).Truncate(time.Second)
-	tok := a.MustToken(t, token.Scanner, "HALL-CRAFTS")
-	dev := a.MustDial(t, tok, nil)
-	dev.Send(wire.Hello{Type: wire.TypeHello, Protocol: wire.Protocol, Device: "tablet-7", Gate: "HALL-CRAFTS",
-		Queued: 4, Oldest: &oldest})
-	if r := dev.Read(); r.Type != wire.TypeWelcome {
-		t.Fatalf("hello: %s", r.Raw)
-	}
+	dev := a.mustQueued(t, a.MustToken(t, token.Scanner, "HALL-CRAFTS"), "tablet-7", "HALL-CRAFTS", 4, oldest)
 	onB.WaitBoard(&boardB, "HALL-CRAFTS online on b with a's 4 unsynced", func(b *LiveBoard) bool {
 		g := b.Gates["HALL-CRAFTS"]
 		return g.Online && g.Unsynced == 4 && b.atLeast()["hall-crafts"] && b.atLeast()["site"]
