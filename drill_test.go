@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -53,6 +52,12 @@ type drillSizes struct {
 	// laneScans is the number of scans a CLI scanner sends in each phase
 	// of the scanner-gateway network drill
 	laneScans int
+	// cliScanners `crowdflow scanner` processes read cliRate tickets/s
+	// each through a gateway kill: cliBefore verdicts each before it,
+	// cliDown offline verdicts each while it is down, cliAfter verdicts
+	// each after its restart
+	cliScanners, cliBefore, cliDown, cliAfter int
+	cliRate                                   float64
 }
 
 // retryPause is how long a device waits before it resends a scan the
@@ -626,21 +631,14 @@ func TestDrillGatewayKill(t *testing.T) {
 	bin := mustBinary(t)
 	srv := redistest.Start(t, redistest.Options{AppendFsync: "everysec"})
 	addr := freeAddr(t)
-	listening := regexp.MustCompile(`^gateway listening on `)
-	start := func() *proc {
-		p := startProc(t, "gateway", bin, "gateway", "--config", ouarzazate, "--data", f.data, "--redis", srv.URL(),
-			"--listen", addr, "--clock", fairClock, "--log-level", "warn")
-		p.waitCount(listening, 1, 30*time.Second)
-		return p
-	}
-	gw := start()
+	gw := gatewayBinary(t, f, bin, srv.URL(), addr, time.Now())
 	l := startLoad(t, f, "http://"+addr, drillSize.devices, drillSize.rate)
 	waitUntil(t, time.Minute, "scans before the kill", func() bool { return l.acks() >= drillSize.before })
 	killed, atKill := time.Now(), l.acks()
 	gw.kill()
 	waitUntil(t, time.Minute, "devices to see the gateway gone", func() bool { return l.resends() >= drillSize.devices })
 	restarted := time.Now()
-	start()
+	gatewayBinary(t, f, bin, srv.URL(), addr, l.start)
 	waitUntil(t, time.Minute, "scans after the restart", func() bool { return l.acks() >= atKill+drillSize.after })
 	l.stopLoad()
 	v := checkLedger(t, l, redisengine.Options{URL: srv.URL()}, false)
