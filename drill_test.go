@@ -58,6 +58,9 @@ type drillSizes struct {
 	// each after its restart
 	cliScanners, cliBefore, cliDown, cliAfter int
 	cliRate                                   float64
+	// pageScans is the number of scans the phone page makes in each phase
+	// of its network drill (twice as many while the link is silent)
+	pageScans int
 }
 
 // retryPause is how long a device waits before it resends a scan the
