@@ -345,6 +345,19 @@ async function onError(e) {
   }
   waiting.delete(e.id);
   clearTimeout(w.timer);
+  if (e.code === 'id_conflict') {
+    // The id was the gateway's for another scan (a copied outbox, a reused
+    // device): the same scan under a new id, in its place in the outbox,
+    // so that it counts (an exit is never lost to a reused id), as the CLI
+    // scanner does.
+    const id = ulid();
+    const item = await outbox.renew(e.id, id).catch((err) => console.error('outbox', err));
+    console.warn('scan id used before for another scan: sent again under a new id', e.id, id);
+    if (w.resolve) w.resolve('renewed');
+    // Not in the outbox (storage refused it): the worker still waits.
+    if (w.live) sendLive(item ? item.msg : { ...w.msg, id }, w.read);
+    return;
+  }
   if (e.code === 'unavailable' || e.code === 'rate_limited') {
     // Not decided: it stays in the outbox and goes again later.
     if (w.resolve) w.resolve('retry');
@@ -371,6 +384,7 @@ async function drain() {
   if (draining || !link.online) return;
   draining = true;
   let sent = 0;
+  let renewed = false; // an upload went under a new id: its turn is in the next pass
   try {
     for (const item of await outbox.all()) {
       if (!link.online) break;
@@ -379,12 +393,14 @@ async function drain() {
       if (res === 'timeout') { link.drop(); break; }
       if (res === 'retry') { setTimeout(drain, 2000); break; }
       if (res === 'verdict') sent++;
+      if (res === 'renewed') renewed = true;
       await new Promise((r) => setTimeout(r, UPLOAD_GAP));
     }
   } finally {
     draining = false;
   }
   if (sent) toast(t('uploaded', { n: num(sent) }));
+  if (renewed) drain();
 }
 
 function upload(msg) {
