@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"crowdflow/checkin"
+	"crowdflow/internal/pageclock"
 	"crowdflow/internal/redistest"
 	"crowdflow/ledger/redisengine"
 	"crowdflow/pdf"
@@ -34,23 +36,12 @@ type phone struct {
 // phoneWait bounds one wait for the page.
 const phoneWait = 30 * time.Second
 
-// phoneProbe runs in the page before its scripts: its clock reads the
-// event clock (shift ms ahead of the real one), every scan frame's id it
-// sends over a websocket is kept in __sent, and every time the result
-// screen appears, __shown gets its outcome and how long after the last
-// Enter (the reader's end of line) it came.
+// phoneProbe runs in the page before its scripts (after the clock of
+// pageclock): every scan frame's id it sends over a websocket is kept in
+// __sent, and every time the result screen appears, __shown gets its
+// outcome and how long after the last Enter (the reader's end of line) it
+// came.
 const phoneProbe = `(() => {
-  const shift = %d, Real = Date;
-  function D(...a) {
-    if (!new.target) return new Real(Real.now() + shift).toString();
-    return a.length ? new Real(...a) : new Real(Real.now() + shift);
-  }
-  D.prototype = Real.prototype;
-  D.now = () => Real.now() + shift;
-  D.UTC = Real.UTC;
-  D.parse = Real.parse;
-  globalThis.Date = D;
-
   window.__sent = [];
   const send = WebSocket.prototype.send;
   WebSocket.prototype.send = function (data) {
@@ -89,11 +80,41 @@ func startPhone(t *testing.T, epoch time.Time) *phone {
 	if err := chromedp.Do(ctx); err != nil {
 		t.Fatalf("start %s: %v", exe, err)
 	}
+	// What the page logs is shown when the drill fails; an exception that
+	// nothing caught fails it.
+	var mu sync.Mutex
+	var console, thrown []string
+	go func() {
+		for m, err := range chromedp.Console(ctx) {
+			if err != nil {
+				return
+			}
+			line := fmt.Sprintf("%s %s:%d %s", m.Type, m.URL, m.Line+1, m.Text)
+			mu.Lock()
+			console = append(console, line)
+			if m.IsException() {
+				thrown = append(thrown, line)
+			}
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		cancel()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, l := range thrown {
+			t.Errorf("the page threw: %s", l)
+		}
+		if t.Failed() {
+			t.Logf("console of the page:\n%s", strings.Join(console, "\n"))
+		}
+	})
 	at, _ := time.Parse(time.RFC3339, fairClock)
-	shift := at.Sub(epoch).Milliseconds()
-	if _, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument,
-		page.AddScriptToEvaluateOnNewDocumentParams{Source: fmt.Sprintf(phoneProbe, shift)}); err != nil {
-		t.Fatal(err)
+	for _, js := range []string{pageclock.Script(at.Add(time.Since(epoch))), phoneProbe} {
+		if _, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument,
+			page.AddScriptToEvaluateOnNewDocumentParams{Source: js}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	p := &phone{t: t, ctx: ctx}
 	p.do(chromedp.EmulateViewport(412, 860))

@@ -31,6 +31,7 @@ import (
 	"crowdflow/dashboard"
 	"crowdflow/event"
 	"crowdflow/gateway"
+	"crowdflow/internal/pageclock"
 	"crowdflow/ledger"
 	"crowdflow/ledger/embedded"
 	"crowdflow/pdf"
@@ -368,24 +369,6 @@ type tab struct {
 	console  []string // everything the page logged
 }
 
-// deviceClock makes the page's clock read the fair's clock (a phone at the
-// fair on 17 September 2025), running from there.
-func deviceClock() string {
-	shift := fairTime.UnixMilli() - time.Now().UnixMilli()
-	return fmt.Sprintf(`(() => {
-  const shift = %d, Real = Date;
-  function D(...a) {
-    if (!new.target) return new Real(Real.now() + shift).toString();
-    return a.length ? new Real(...a) : new Real(Real.now() + shift);
-  }
-  D.prototype = Real.prototype;
-  D.now = () => Real.now() + shift;
-  D.UTC = Real.UTC;
-  D.parse = Real.parse;
-  globalThis.Date = D;
-})();`, shift)
-}
-
 // mustTab opens a tab on a phone-sized screen, with the device's clock at
 // the fair's time, and closes it when tb ends, failing tb if the page threw
 // an exception that nothing caught.
@@ -424,7 +407,7 @@ func mustTab(tb testing.TB, f *fair) *tab {
 		}
 	})
 	if _, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument,
-		page.AddScriptToEvaluateOnNewDocumentParams{Source: deviceClock()}); err != nil {
+		page.AddScriptToEvaluateOnNewDocumentParams{Source: pageclock.Script(fairTime)}); err != nil {
 		tb.Fatal(err)
 	}
 	t.do(chromedp.EmulateViewport(412, 860))
