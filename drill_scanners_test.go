@@ -92,7 +92,13 @@ func feed(t *testing.T, f *fair, lanes []*lane, every time.Duration, stop <-chan
 					return
 				case <-tick.C:
 				}
-				if _, err := io.WriteString(l.stdin, <-tickets+"\n"); err != nil {
+				var payload string
+				select {
+				case <-stop:
+					return
+				case payload = <-tickets:
+				}
+				if _, err := io.WriteString(l.stdin, payload+"\n"); err != nil {
 					return // the scanner died: the drill's checks say so
 				}
 				l.mu.Lock()
