@@ -194,16 +194,19 @@ func (f *fair) counters(tb testing.TB, zone string) ledger.Counters {
 // ---- a network link that a test can cut ----
 
 // cable forwards TCP connections to the gateway. Cut closes every
-// connection and refuses new ones (the phone's network is gone); Mend
-// lets them through again.
+// connection and refuses new ones (the phone's network is gone); Silence
+// closes every connection and takes new ones into a dead path (accepted,
+// never answered, never closed); Mend lets them through again.
 type cable struct {
 	addr, target string
 	ln           net.Listener
 
-	// mu guards cut and conns.
-	mu    sync.Mutex
-	cut   bool
-	conns map[net.Conn]struct{}
+	// mu guards what follows.
+	mu       sync.Mutex
+	cut      bool
+	silent   bool
+	silenced int // connections taken while silent
+	conns    map[net.Conn]struct{}
 }
 
 func mustCable(tb testing.TB, target string) *cable {
@@ -230,8 +233,14 @@ func (c *cable) serve() {
 			continue
 		}
 		c.conns[in] = struct{}{}
+		silent := c.silent
+		if silent {
+			c.silenced++
+		}
 		c.mu.Unlock()
-		go c.pipe(in)
+		if !silent {
+			go c.pipe(in)
+		}
 	}
 }
 
@@ -271,11 +280,30 @@ func (c *cable) Cut() {
 	}
 }
 
-// Mend lets connections through again.
+// Silence closes every connection, then takes new ones and never answers.
+func (c *cable) Silence() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.silent = true
+	for k := range c.conns {
+		_ = k.Close()
+		delete(c.conns, k)
+	}
+}
+
+// Silenced is how many connections the cable took while silent.
+func (c *cable) Silenced() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.silenced
+}
+
+// Mend lets new connections through again; those taken while silent stay
+// dead, as on a path that is gone.
 func (c *cable) Mend() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.cut = false
+	c.cut, c.silent = false, false
 }
 
 func (c *cable) close() {
