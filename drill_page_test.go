@@ -252,10 +252,7 @@ func TestDrillPhoneNetwork(t *testing.T) {
 	for range n {
 		online = append(online, scan("accepted_in").after())
 	}
-	delay := 100 * time.Millisecond // slow, well within the page's patience even on a loaded machine
-	if drillSize.full {
-		delay = 250 * time.Millisecond
-	}
+	delay := drillSize.linkDelay
 	proxy.Delay(delay)
 	var slow []time.Duration
 	for range n {
