@@ -130,21 +130,17 @@ func (p *phone) do(actions ...chromedp.Action[chromedp.Void]) {
 	}
 }
 
-// eval evaluates a JavaScript expression and decodes its JSON value into v.
-func (p *phone) eval(expr string, v any) {
+// eval evaluates a JavaScript expression and decodes its value into v.
+func (p *phone) eval(expr string, v any, opts ...chromedp.EvaluateOption) {
 	p.t.Helper()
 	ctx, cancel := context.WithTimeout(p.ctx, phoneWait)
 	defer cancel()
-	raw, err := chromedp.Run(ctx, chromedp.Evaluate[json.RawMessage]("JSON.stringify("+expr+")"))
+	raw, err := chromedp.Run(ctx, chromedp.Evaluate[json.RawMessage](expr, opts...))
 	if err != nil {
 		p.t.Fatalf("evaluate %s: %v", expr, err)
 	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
-		p.t.Fatalf("evaluate %s: %v", expr, err)
-	}
-	if err := json.Unmarshal([]byte(s), v); err != nil {
-		p.t.Fatalf("evaluate %s: %s: %v", expr, s, err)
+	if err := json.Unmarshal(raw, v); err != nil {
+		p.t.Fatalf("evaluate %s: %s: %v", expr, raw, err)
 	}
 }
 
@@ -267,8 +263,13 @@ func TestDrillPhoneNetwork(t *testing.T) {
 		offline = append(offline, scan("offline").after())
 	}
 	held := 2 * n
-	if q := p.queued(); q != fmt.Sprint(held) {
-		t.Errorf("the page shows %s queued scans after %d offline decisions", q, held)
+	var queued []string // the outbox: the scans decided offline, oldest first
+	p.eval(`new Promise((ok, fail) => { const r = indexedDB.open('crowdflow');
+	  r.onerror = () => fail(r.error);
+	  r.onsuccess = () => { const all = r.result.transaction('outbox').objectStore('outbox').index('seq').getAll();
+	    all.onsuccess = () => ok(all.result.map((it) => it.id)); }; })`, &queued, chromedp.EvalAwaitPromise)
+	if q := p.queued(); q != fmt.Sprint(held) || len(queued) != held {
+		t.Errorf("the page shows %s queued scans, its outbox holds %d, after %d offline decisions", q, len(queued), held)
 	}
 	// The link comes back, and is reset as soon as the first queued scan
 	// is acknowledged: in the middle of the upload.
@@ -298,6 +299,15 @@ func TestDrillPhoneNetwork(t *testing.T) {
 	v := checkLedger(t, &load{f: f, acked: acked}, o, false)
 	if v.logged != made {
 		t.Errorf("the event log has %d scans, the page made %d", v.logged, made)
+	}
+	// The offline decisions stand: the scans are logged as uploaded
+	// offline, but the first, which reached the gateway live when the link
+	// came back (and again as an upload, replayed).
+	_, entries := logged(t, f.ledger(t, o))
+	for i, id := range queued {
+		if e := entries[id]; e.Code != checkin.Accepted || (i > 0 && !e.Flags.Has(checkin.Offline)) {
+			t.Errorf("scan %s, decided offline: logged %s %s, want accepted, offline", id, e.Code, e.Flags)
+		}
 	}
 	if site := counters(t, f.ledger(t, o))["site"]; site.Entries != made || site.Occupancy != made {
 		t.Errorf("site: entries %d, occupancy %d; want %d each (every scan a new ticket in)", site.Entries, site.Occupancy, made)
