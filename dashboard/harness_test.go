@@ -272,19 +272,20 @@ func (c *cable) pipe(in net.Conn) {
 
 // Cut drops every connection and refuses new ones until Mend.
 func (c *cable) Cut() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.cut = true
-	for k := range c.conns {
-		_ = k.Close()
-	}
+	c.drop(&c.cut)
 }
 
-// Silence closes every connection, then takes new ones and never answers.
+// Silence closes every connection, then takes new ones and never answers
+// until Mend.
 func (c *cable) Silence() {
+	c.drop(&c.silent)
+}
+
+// drop sets mode and closes every connection.
+func (c *cable) drop(mode *bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.silent = true
+	*mode = true
 	for k := range c.conns {
 		_ = k.Close()
 		delete(c.conns, k)
