@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -53,6 +52,18 @@ type drillSizes struct {
 	// laneScans is the number of scans a CLI scanner sends in each phase
 	// of the scanner-gateway network drill
 	laneScans int
+	// cliScanners `crowdflow scanner` processes read cliRate tickets/s
+	// each through a gateway kill: cliBefore verdicts each before it,
+	// cliDown offline verdicts each while it is down, cliAfter verdicts
+	// each after its restart
+	cliScanners, cliBefore, cliDown, cliAfter int
+	cliRate                                   float64
+	// pageScans is the number of scans the phone page makes in each phase
+	// of its network drill (twice as many while the link is silent)
+	pageScans int
+	// linkDelay is how long a slow scanner-gateway link holds each chunk
+	// (verdicts still come in time)
+	linkDelay time.Duration
 }
 
 // retryPause is how long a device waits before it resends a scan the
@@ -626,21 +637,14 @@ func TestDrillGatewayKill(t *testing.T) {
 	bin := mustBinary(t)
 	srv := redistest.Start(t, redistest.Options{AppendFsync: "everysec"})
 	addr := freeAddr(t)
-	listening := regexp.MustCompile(`^gateway listening on `)
-	start := func() *proc {
-		p := startProc(t, "gateway", bin, "gateway", "--config", ouarzazate, "--data", f.data, "--redis", srv.URL(),
-			"--listen", addr, "--clock", fairClock, "--log-level", "warn")
-		p.waitCount(listening, 1, 30*time.Second)
-		return p
-	}
-	gw := start()
+	gw := gatewayBinary(t, f, bin, srv.URL(), addr, time.Now())
 	l := startLoad(t, f, "http://"+addr, drillSize.devices, drillSize.rate)
 	waitUntil(t, time.Minute, "scans before the kill", func() bool { return l.acks() >= drillSize.before })
 	killed, atKill := time.Now(), l.acks()
 	gw.kill()
 	waitUntil(t, time.Minute, "devices to see the gateway gone", func() bool { return l.resends() >= drillSize.devices })
 	restarted := time.Now()
-	start()
+	gatewayBinary(t, f, bin, srv.URL(), addr, l.start)
 	waitUntil(t, time.Minute, "scans after the restart", func() bool { return l.acks() >= atKill+drillSize.after })
 	l.stopLoad()
 	v := checkLedger(t, l, redisengine.Options{URL: srv.URL()}, false)
@@ -763,10 +767,11 @@ func mustBinary(t *testing.T) string {
 }
 
 // TestDrillScannerNetwork puts a TCP proxy between a CLI scanner and the
-// gateway, and silences it while a person is scanned: the scanner decides
-// offline (within its 2 s verdict timeout), keeps deciding offline, and
-// once the link is back uploads its queue; every scan is then in the ledger
-// once, with the counters equal to a recount.
+// gateway, slows it (the verdicts still come online), then silences it
+// while a person is scanned: the scanner decides offline (within its 2 s
+// verdict timeout), keeps deciding offline, and once the link is back (and
+// reset) uploads its queue; every scan is then in the ledger once, with
+// the counters equal to a recount.
 func TestDrillScannerNetwork(t *testing.T) {
 	f := mustFair(t)
 	bin := mustBinary(t)
@@ -800,6 +805,15 @@ func TestDrillScannerNetwork(t *testing.T) {
 	}
 	for range drillSize.laneScans {
 		scan()
+	}
+	proxy.Delay(drillSize.linkDelay)
+	var slow time.Duration
+	for range drillSize.laneScans {
+		slow = max(slow, scan())
+	}
+	proxy.Delay(0)
+	if n := sc.count(reOffline); n != 0 {
+		t.Fatalf("%d offline verdicts through a link slowed by %s a chunk, want none", n, drillSize.linkDelay)
 	}
 	proxy.Hold(true)
 	fallback := scan() // the first person after the link went silent
@@ -836,7 +850,8 @@ func TestDrillScannerNetwork(t *testing.T) {
 	if drillSize.full && fallback > 2500*time.Millisecond {
 		t.Errorf("the first scan after the link went silent waited %s for its offline verdict, want about 2 s", fallback)
 	}
-	t.Logf("scanner-gateway link silenced: offline verdict %s after the scan (verdict timeout 2 s); %d scans decided offline, "+
-		"all synced %s after the link came back; %d scans in the ledger once each, counters equal the recount",
+	t.Logf("scanner-gateway link slowed by %s a chunk: slowest verdict %s, none offline; link silenced: offline verdict %s after the scan "+
+		"(verdict timeout 2 s); %d scans decided offline, all synced %s after the link came back and was reset; %d scans in the ledger once each, "+
+		"counters equal the recount", drillSize.linkDelay, slow.Round(time.Millisecond),
 		fallback.Round(time.Millisecond), offline, synced.Round(time.Millisecond), len(ids))
 }

@@ -29,7 +29,14 @@ type gateClient struct {
 
 func mustGateClient(tb testing.TB, f *fair, gate string) *gateClient {
 	tb.Helper()
-	u := "ws://" + f.Link.addr + "/ws/scan"
+	return mustGateClientAt(tb, f, f.Link.addr, gate)
+}
+
+// mustGateClientAt is mustGateClient through addr: f.Link.target reaches
+// the gateway past the cable, cut or not.
+func mustGateClientAt(tb testing.TB, f *fair, addr, gate string) *gateClient {
+	tb.Helper()
+	u := "ws://" + addr + "/ws/scan"
 	h := http.Header{"Authorization": {"Bearer " + f.token(tb, token.Scanner)}}
 	d := websocket.Dialer{HandshakeTimeout: 5 * time.Second}
 	ws, resp, err := d.Dial(u, h)

@@ -31,6 +31,7 @@ import (
 	"crowdflow/dashboard"
 	"crowdflow/event"
 	"crowdflow/gateway"
+	"crowdflow/internal/pageclock"
 	"crowdflow/ledger"
 	"crowdflow/ledger/embedded"
 	"crowdflow/pdf"
@@ -193,16 +194,19 @@ func (f *fair) counters(tb testing.TB, zone string) ledger.Counters {
 // ---- a network link that a test can cut ----
 
 // cable forwards TCP connections to the gateway. Cut closes every
-// connection and refuses new ones (the phone's network is gone); Mend
-// lets them through again.
+// connection and refuses new ones (the phone's network is gone); Silence
+// closes every connection and takes new ones into a dead path (accepted,
+// never answered, never closed); Mend lets them through again.
 type cable struct {
 	addr, target string
 	ln           net.Listener
 
-	// mu guards cut and conns.
-	mu    sync.Mutex
-	cut   bool
-	conns map[net.Conn]struct{}
+	// mu guards what follows.
+	mu       sync.Mutex
+	cut      bool
+	silent   bool
+	silenced int // connections taken while silent
+	conns    map[net.Conn]struct{}
 }
 
 func mustCable(tb testing.TB, target string) *cable {
@@ -229,8 +233,14 @@ func (c *cable) serve() {
 			continue
 		}
 		c.conns[in] = struct{}{}
+		silent := c.silent
+		if silent {
+			c.silenced++
+		}
 		c.mu.Unlock()
-		go c.pipe(in)
+		if !silent {
+			go c.pipe(in)
+		}
 	}
 }
 
@@ -262,19 +272,39 @@ func (c *cable) pipe(in net.Conn) {
 
 // Cut drops every connection and refuses new ones until Mend.
 func (c *cable) Cut() {
+	c.drop(&c.cut)
+}
+
+// Silence closes every connection, then takes new ones and never answers
+// until Mend.
+func (c *cable) Silence() {
+	c.drop(&c.silent)
+}
+
+// drop sets mode and closes every connection.
+func (c *cable) drop(mode *bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.cut = true
+	*mode = true
 	for k := range c.conns {
 		_ = k.Close()
+		delete(c.conns, k)
 	}
 }
 
-// Mend lets connections through again.
+// Silenced is how many connections the cable took while silent.
+func (c *cable) Silenced() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.silenced
+}
+
+// Mend lets new connections through again; those taken while silent stay
+// dead, as on a path that is gone.
 func (c *cable) Mend() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.cut = false
+	c.cut, c.silent = false, false
 }
 
 func (c *cable) close() {
@@ -368,24 +398,6 @@ type tab struct {
 	console  []string // everything the page logged
 }
 
-// deviceClock makes the page's clock read the fair's clock (a phone at the
-// fair on 17 September 2025), running from there.
-func deviceClock() string {
-	shift := fairTime.UnixMilli() - time.Now().UnixMilli()
-	return fmt.Sprintf(`(() => {
-  const shift = %d, Real = Date;
-  function D(...a) {
-    if (!new.target) return new Real(Real.now() + shift).toString();
-    return a.length ? new Real(...a) : new Real(Real.now() + shift);
-  }
-  D.prototype = Real.prototype;
-  D.now = () => Real.now() + shift;
-  D.UTC = Real.UTC;
-  D.parse = Real.parse;
-  globalThis.Date = D;
-})();`, shift)
-}
-
 // mustTab opens a tab on a phone-sized screen, with the device's clock at
 // the fair's time, and closes it when tb ends, failing tb if the page threw
 // an exception that nothing caught.
@@ -424,7 +436,7 @@ func mustTab(tb testing.TB, f *fair) *tab {
 		}
 	})
 	if _, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument,
-		page.AddScriptToEvaluateOnNewDocumentParams{Source: deviceClock()}); err != nil {
+		page.AddScriptToEvaluateOnNewDocumentParams{Source: pageclock.Script(fairTime)}); err != nil {
 		tb.Fatal(err)
 	}
 	t.do(chromedp.EmulateViewport(412, 860))

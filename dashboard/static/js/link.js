@@ -11,6 +11,11 @@
 
 export const BACKOFF_MIN = 500; // ms, the first retry
 export const BACKOFF_MAX = 10000; // ms, the longest wait between tries
+// GREET_WAIT bounds a try: a connection not greeted (welcome) by then is
+// abandoned and tried again. A handshake on a dead path (a phone that moved
+// to another network, a link that went silent) would otherwise hang until
+// TCP gives up, many minutes, while the network is back.
+export const GREET_WAIT = 5000; // ms
 
 export class Link extends EventTarget {
   constructor({ device, gate }) {
@@ -51,11 +56,13 @@ export class Link extends EventTarget {
       return;
     }
     this.ws = ws;
+    const greeting = setTimeout(() => { if (this.ws === ws && !this.online) this.drop(); }, GREET_WAIT);
     ws.onopen = () => this.hello();
     ws.onmessage = (e) => {
       let m;
       try { m = JSON.parse(e.data); } catch { return; }
       if (m.type === 'welcome') {
+        clearTimeout(greeting);
         this.failures = 0;
         this.setState('online');
         this.dispatchEvent(new CustomEvent('welcome', { detail: m }));

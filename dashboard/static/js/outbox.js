@@ -45,6 +45,25 @@ export class Outbox {
     await this.write((s) => s.put(item));
   }
 
+  // renew moves a message to a new id, in its place in the queue and in one
+  // transaction (never both ids, never neither): the gateway refused its id
+  // as used before for another scan (id_conflict). It resolves to the
+  // renewed item, or null when the id is no longer here.
+  async renew(id, newId) {
+    let renewed = null;
+    await this.write((s) => {
+      const r = s.get(id);
+      r.onsuccess = () => {
+        const item = r.result;
+        if (!item) return;
+        renewed = { ...item, id: newId, msg: { ...item.msg, id: newId } };
+        s.delete(id);
+        s.put(renewed);
+      };
+    });
+    return renewed;
+  }
+
   get(id) {
     return request(this.db.transaction(STORE).objectStore(STORE).get(id));
   }

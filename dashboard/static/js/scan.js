@@ -11,7 +11,13 @@ import { signal, unlock } from './feedback.js';
 import { OfflineJudge } from './offline.js';
 
 // Timings.
-const VERDICT_WAIT = 2500; // ms: no verdict by then → the link is lost; the scan is saved offline
+// A person at the gate has an answer within DECIDE_BY of the read, as at a
+// CLI scanner (its verdict timeout): the gateway's verdict, or else the
+// offline decision, for which OFFLINE_CHECK of it is kept (the signature
+// check and the outbox write).
+const DECIDE_BY = 2000; // ms after the read
+const OFFLINE_CHECK = 300; // ms
+const VERDICT_WAIT = DECIDE_BY - OFFLINE_CHECK; // ms after the read: no verdict by then → the link is lost; the scan is saved offline
 const UPLOAD_WAIT = 5000; // ms to wait for the verdict of one upload
 const UPLOAD_GAP = 100; // ms between two uploads: 10 a second, half the gateway's limit
 const GREEN_CLEAR = 1200; // ms a green screen stays
@@ -49,7 +55,8 @@ let outbox;
 let link;
 let judge;
 // waiting holds the messages sent and not yet answered, by id: {live,
-// msg, timer, resolve}. live: its verdict goes on screen; else an upload.
+// msg, read, timer, resolve}. live: its verdict goes on screen (read: when
+// the worker scanned it, performance.now()); else an upload.
 const waiting = new Map();
 let resultTimer = 0;
 
@@ -226,11 +233,12 @@ function layoutHint(text) {
 function iso() { return new Date().toISOString(); }
 
 async function scan(text) {
+  const read = performance.now();
   text = text.trim();
   layoutHint(text);
   if (text.length > 512) return showResult('stop', 'unreadable', []);
   const msg = { type: 'scan', id: ulid(), ticket: text, direction: state.dir, at: iso(), gate: state.gate.id };
-  await send(msg);
+  await send(msg, read);
 }
 
 // hints are the notes every result of msg shows besides its own.
@@ -239,13 +247,14 @@ function hints(msg) {
 }
 
 async function tally(delta) {
+  const read = performance.now();
   const msg = { type: 'tally', id: ulid(), zone: state.gate.zone, delta, at: iso(), gate: state.gate.id };
-  await send(msg);
+  await send(msg, read);
 }
 
 // send writes the message to the outbox, then sends it; without a link,
 // or when no verdict comes in time, the outbox keeps it for the upload.
-async function send(msg) {
+async function send(msg, read) {
   try {
     await outbox.add(msg);
   } catch (e) {
@@ -253,15 +262,23 @@ async function send(msg) {
     console.error('outbox', e);
   }
   await refreshQueued();
+  sendLive(msg, read);
+}
+
+// sendLive sends a message the worker waits for, and gives up on its
+// verdict VERDICT_WAIT after the read: the link is taken as lost and the
+// message is decided offline.
+function sendLive(msg, read) {
   if (!link.send(msg)) return savedOffline(msg);
   waiting.set(msg.id, {
     live: true,
     msg,
+    read,
     timer: setTimeout(() => {
       waiting.delete(msg.id);
       link.drop();
       savedOffline(msg);
-    }, VERDICT_WAIT),
+    }, Math.max(0, VERDICT_WAIT - (performance.now() - read))),
   });
 }
 
@@ -328,6 +345,19 @@ async function onError(e) {
   }
   waiting.delete(e.id);
   clearTimeout(w.timer);
+  if (e.code === 'id_conflict') {
+    // The id was the gateway's for another scan (a copied outbox, a reused
+    // device): the same scan under a new id, in its place in the outbox,
+    // so that it counts (an exit is never lost to a reused id), as the CLI
+    // scanner does.
+    const id = ulid();
+    const item = await outbox.renew(e.id, id).catch((err) => console.error('outbox', err));
+    console.warn('scan id used before for another scan: sent again under a new id', e.id, id);
+    if (w.resolve) w.resolve('renewed');
+    // Not in the outbox (storage refused it): the worker still waits.
+    if (w.live) sendLive(item ? item.msg : { ...w.msg, id }, w.read);
+    return;
+  }
   if (e.code === 'unavailable' || e.code === 'rate_limited') {
     // Not decided: it stays in the outbox and goes again later.
     if (w.resolve) w.resolve('retry');
@@ -354,6 +384,7 @@ async function drain() {
   if (draining || !link.online) return;
   draining = true;
   let sent = 0;
+  let renewed = false; // an upload went under a new id: its turn is in the next pass
   try {
     for (const item of await outbox.all()) {
       if (!link.online) break;
@@ -362,12 +393,14 @@ async function drain() {
       if (res === 'timeout') { link.drop(); break; }
       if (res === 'retry') { setTimeout(drain, 2000); break; }
       if (res === 'verdict') sent++;
+      if (res === 'renewed') renewed = true;
       await new Promise((r) => setTimeout(r, UPLOAD_GAP));
     }
   } finally {
     draining = false;
   }
   if (sent) toast(t('uploaded', { n: num(sent) }));
+  if (renewed) drain();
 }
 
 function upload(msg) {
