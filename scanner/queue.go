@@ -261,10 +261,20 @@ func (q *Queue) load() error {
 			found = append(found, qd)
 		}
 	}
-	slices.SortFunc(found, func(a, b *queued) int { return cmp.Compare(a.seq, b.seq) })
-	for _, qd := range found {
+	slices.SortFunc(found, func(a, b *queued) int {
+		return cmp.Or(cmp.Compare(a.seq, b.seq), strings.Compare(a.name, b.name))
+	})
+	for i, qd := range found {
 		if _, dup := q.byID[qd.item.ID()]; dup {
 			q.log.Warn("queue: a second file for the same scan id; keeping the first", "file", qd.name)
+			continue
+		}
+		if i > 0 && found[i-1].seq == qd.seq {
+			// A Replace a crash cut short: the same scan under two ids.
+			q.log.Warn("queue: a scan queued again under a new id, and its old file; keeping one", "file", qd.name)
+			if err := os.Remove(filepath.Join(q.dir, qd.name)); err != nil {
+				return fmt.Errorf("open queue: %w", err)
+			}
 			continue
 		}
 		q.byID[qd.item.ID()] = q.order.PushBack(qd)
@@ -355,6 +365,44 @@ func (q *Queue) write(name string, data []byte) error {
 		_ = os.Remove(tmp)
 		return fmt.Errorf("queue write: %w", err)
 	}
+	return nil
+}
+
+// Replace puts it in the place of the queued item with id old (the
+// gateway took old's id for another scan: the same scan goes again under
+// its new id), in one durable step: the new file, under the old one's
+// sequence number, is in place before the old file goes. A crash between
+// the two leaves both, sharing a sequence number; Open keeps one of them
+// (either is the same scan), so the scan is never sent twice.
+func (q *Queue) Replace(old string, it Item) error {
+	id := it.ID()
+	if !safeID.MatchString(id) {
+		return fmt.Errorf("%w: id %q: want 1 to 64 letters, digits, - or _", ErrBadItem, id)
+	}
+	b, err := it.Frame()
+	if err != nil {
+		return err
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	el, ok := q.byID[old]
+	if !ok {
+		return fmt.Errorf("queue replace: %q is not queued", old)
+	}
+	if _, taken := q.byID[id]; taken {
+		return fmt.Errorf("%w: id %q is queued already", ErrBadItem, id)
+	}
+	qd := el.Value.(*queued)
+	name := fmt.Sprintf("%012d-%s.json", qd.seq, id)
+	if err := q.write(name, b); err != nil {
+		return err
+	}
+	if err := os.Remove(filepath.Join(q.dir, qd.name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("queue replace: %w", err)
+	}
+	delete(q.byID, old)
+	el.Value = &queued{seq: qd.seq, name: name, item: it}
+	q.byID[id] = el
 	return nil
 }
 

@@ -261,3 +261,70 @@ func TestQueueLocked(t *testing.T) {
 		t.Errorf("a second scanner on the same queue: %v, want ErrLocked", err)
 	}
 }
+
+// TestQueueReplace: a scan whose id the gateway took for another goes again
+// under a new id, in its place; a crash between writing the new file and
+// removing the old leaves both, and the next open keeps one of them, so the
+// scan is never sent twice.
+func TestQueueReplace(t *testing.T) {
+	dir := t.TempDir()
+	q := MustQueue(t, dir, 0)
+	for i, id := range []string{"A", "B", "C"} {
+		if err := q.Put(scanItem(id, i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, _ := q.Get("B")
+	if err := q.Replace("B", b.WithID("B2")); err != nil {
+		t.Fatal(err)
+	}
+	if got := ids(q.Items()); got != "A,B2,C" {
+		t.Errorf("after the replace: %s, want A,B2,C", got)
+	}
+	if err := q.Replace("B", b.WithID("B3")); err == nil {
+		t.Error("replacing a scan no longer queued: no error")
+	}
+	if err := q.Replace("A", b.WithID("C")); err == nil {
+		t.Error("replacing under an id queued already: no error")
+	}
+	_ = q.Close()
+	if got := ids(MustQueue(t, dir, 0).Items()); got != "A,B2,C" {
+		t.Errorf("after a reopen: %s, want A,B2,C", got)
+	}
+}
+
+func TestQueueReplaceCutShort(t *testing.T) {
+	dir := t.TempDir()
+	q := MustQueue(t, dir, 0)
+	for i, id := range []string{"A", "B", "C"} {
+		if err := q.Put(scanItem(id, i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_ = q.Close()
+	// The crash: B's new file, under B's sequence number, beside B's.
+	frame, err := scanItem("B", 1).WithID("B2").Frame()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "000000000002-B2.json"), frame, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	log, logs := MustLogger(t)
+	q2, err := scanner.OpenQueue(dir, 0, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = q2.Close() })
+	got := ids(q2.Items())
+	if got != "A,B,C" && got != "A,B2,C" {
+		t.Errorf("after the crash: %s, want A, B or B2 (one of them), C", got)
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "000000000002-*.json"))
+	if len(files) != 1 {
+		t.Errorf("files for the second scan: %v, want one", files)
+	}
+	if !strings.Contains(logs.String(), "level=WARN") {
+		t.Errorf("no warning: %s", logs)
+	}
+}

@@ -859,16 +859,13 @@ func (l *loop) onError(e wire.Error) {
 		// The id was the gateway's for another scan (a copied queue, a
 		// reused device): the same scan under a new id, so that it counts.
 		fresh := it.WithID(s.newID(it.At()))
-		if err := s.q.Put(fresh); err != nil {
+		if err := s.q.Replace(e.ID, fresh); err != nil {
 			s.log.Error("scan not queued under a new id", "id", e.ID, "err", err)
 			return
 		}
 		if lv, live := l.live[e.ID]; live {
 			delete(l.live, e.ID)
 			l.live[fresh.ID()] = lv
-		}
-		if err := s.q.Remove(e.ID); err != nil {
-			s.log.Error("conflicting scan not removed from the queue", "id", e.ID, "err", err)
 		}
 		s.log.Warn("scan id used before for another scan: queued again under a new id", "id", e.ID, "new_id", fresh.ID())
 		l.pump()
