@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/redis/go-redis/v9"
 
 	"crowdflow/admission"
 	"crowdflow/checkin"
@@ -23,6 +24,7 @@ import (
 	"crowdflow/event"
 	"crowdflow/gateway"
 	"crowdflow/ledger"
+	"crowdflow/ledger/redisengine"
 	"crowdflow/ticket"
 	"crowdflow/token"
 	"crowdflow/wire"
@@ -62,6 +64,9 @@ type gatewayBench struct {
 	clk    clock.Clock        // the event clock: the fair day, running at real speed
 	store  *ledger.Store
 	addr   string
+	// redis is the engine's Redis client, for its processor time; nil on
+	// another engine.
+	redis redis.UniversalClient
 
 	cancel context.CancelFunc
 	done   chan error // Run's result
@@ -110,6 +115,9 @@ func startGateway(config string, eng ledger.Engine, liveTick time.Duration) (*ga
 	ctx, cancel := context.WithCancel(context.Background())
 	g := &gatewayBench{ev: ev, key: key, secret: secret, clk: clk, store: st, addr: ln.Addr().String(),
 		cancel: cancel, done: make(chan error, 1)}
+	if re, ok := eng.(*redisengine.Engine); ok {
+		g.redis = re.Client()
+	}
 	go func() { g.done <- srv.Run(ctx, ln) }()
 	return g, nil
 }
@@ -301,6 +309,8 @@ func (g *gatewayBench) drive(n, conns int, due func(k int) time.Duration) (got, 
 	var firstErr error
 	var once sync.Once
 	var wg sync.WaitGroup
+	ctx := context.Background()
+	use := cpuUse{load0: loadAvg(), client: -selfCPU(), redis: -redisCPU(ctx, g.redis)}
 	start := time.Now().Add(20 * time.Millisecond) // every scanner is ready by then
 	for j, s := range ss {
 		wg.Add(1)
@@ -325,6 +335,12 @@ func (g *gatewayBench) drive(n, conns int, due func(k int) time.Duration) (got, 
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	use.client += selfCPU()
+	use.redis += redisCPU(ctx, g.redis)
+	use.load1 = loadAvg()
+	if g.redis == nil {
+		use = cpuUse{}
+	}
 	if firstErr != nil {
 		return result{}, result{}, firstErr
 	}
@@ -334,7 +350,9 @@ func (g *gatewayBench) drive(n, conns int, due func(k int) time.Duration) (got, 
 	if due != nil {
 		elapsed = max(elapsed, due(n)) // due(n): the end of the offered window
 	}
-	return percentiles(lat, elapsed, conns), percentiles(wake, elapsed, conns), nil
+	got = percentiles(lat, elapsed, conns)
+	got.cpu = use
+	return got, percentiles(wake, elapsed, conns), nil
 }
 
 // percentiles sorts lat and summarises it: len(lat) calls over elapsed from
