@@ -3,6 +3,8 @@ package wire_test
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -144,4 +146,45 @@ func mustTime(tb testing.TB, s string) *time.Time {
 		tb.Fatal(err)
 	}
 	return &at
+}
+
+// FuzzDecodeScanShortcut: Decode's shortcut for frames that start as a
+// scan answers exactly as the general way does: the same message, or the
+// same error.
+func FuzzDecodeScanShortcut(f *testing.F) {
+	const scan = `{"type":"scan","id":"01J8","ticket":"CF1:AB:CD","direction":"in","at":"2025-09-17T10:03:11.120Z"`
+	for _, tail := range []string{`}`, `,"force":true}`, `} `, `} }`, `}{}`, `}]`, `,"type":"hello"}`,
+		`,"TYPE":"scan"}`, `,"type":1}`, `,"protocol":1}`, `,"evil":1}`, `,"offline":true,"decided":"accepted"}`,
+		`,"decided":"accepted"}`, `,"gate":""}`, `,"id":""}`, "}\n\t"} {
+		f.Add([]byte(scan + tail))
+	}
+	f.Add([]byte(`{"type":"scan",}`))
+	f.Fuzz(func(t *testing.T, frame []byte) {
+		got, gotErr := wire.Decode(frame)
+		want, wantErr := wire.DecodeGeneral(frame)
+		if fmt.Sprint(gotErr) != fmt.Sprint(wantErr) || !reflect.DeepEqual(got, want) {
+			t.Fatalf("Decode(%q) = %+v, %v; the general way gives %+v, %v", frame, got, gotErr, want, wantErr)
+		}
+	})
+}
+
+// BenchmarkDecodeScan: a scan frame as the scanners write it.
+func BenchmarkDecodeScan(b *testing.B) {
+	frame := []byte(`{"type":"scan","id":"bench-001-1a2b3c4d-17","ticket":"CF1:AEAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA:` +
+		`AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",` +
+		`"direction":"in","at":"2025-09-17T11:00:00.123+01:00"}`)
+	for _, name := range []string{"Decode", "general"} {
+		decode := wire.Decode
+		if name == "general" {
+			decode = wire.DecodeGeneral
+		}
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := decode(frame); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }
