@@ -21,6 +21,10 @@ import (
 	"crowdflow/wire"
 )
 
+// verdictSize is room for a verdict's JSON, so that encoding it takes one
+// allocation.
+const verdictSize = 384
+
 // maxDiscard bounds what the gateway reads and throws away while waiting for
 // a device to close its side after the close frame.
 const maxDiscard = 1 << 20
@@ -207,10 +211,16 @@ func (c *conn) stopped(err error) string {
 // device whose replies still pile up after that is not reading them, and is
 // dropped.
 func (c *conn) queue(v any) bool {
-	b, err := json.Marshal(v)
-	if err != nil {
-		c.s.log.Error("encode reply", "err", err)
-		return true
+	var b []byte
+	if verdict, ok := v.(wire.Verdict); ok {
+		// One per scan: encoded without reflection, the same bytes.
+		b = verdict.AppendJSON(make([]byte, 0, verdictSize))
+	} else {
+		var err error
+		if b, err = json.Marshal(v); err != nil {
+			c.s.log.Error("encode reply", "err", err)
+			return true
+		}
 	}
 	select {
 	case c.send <- b:

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"crowdflow/checkin"
@@ -316,4 +317,61 @@ func checkID(field, v string, required bool) error {
 		}
 	}
 	return nil
+}
+
+// AppendJSON appends v as json.Marshal writes it, byte for byte, without
+// reflection: a verdict is encoded for every scan.
+func (v Verdict) AppendJSON(b []byte) []byte {
+	b = append(b, `{"type":`...)
+	b = appendString(b, v.Type)
+	b = append(b, `,"id":`...)
+	b = appendString(b, v.ID)
+	b = append(b, `,"ok":`...)
+	b = strconv.AppendBool(b, v.OK)
+	b = append(b, `,"code":`...)
+	b = appendString(b, string(v.Code))
+	if v.Ticket != "" {
+		b = append(b, `,"ticket":`...)
+		b = appendString(b, v.Ticket)
+	}
+	if v.TicketType != "" {
+		b = append(b, `,"ticket_type":`...)
+		b = appendString(b, v.TicketType)
+	}
+	b = append(b, `,"zone":`...)
+	b = appendString(b, v.Zone)
+	b = append(b, `,"occupancy":`...)
+	b = strconv.AppendInt(b, int64(v.Occupancy), 10)
+	b = append(b, `,"capacity":`...)
+	b = strconv.AppendInt(b, int64(v.Capacity), 10)
+	b = append(b, `,"level":`...)
+	b = appendString(b, v.Level)
+	b = append(b, `,"flags":[`...) // as checkin.Flags.MarshalJSON: [] when none
+	for i, f := range v.Flags {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendString(b, string(f))
+	}
+	b = append(b, ']')
+	b = append(b, `,"replayed":`...)
+	b = strconv.AppendBool(b, v.Replayed)
+	b = append(b, `,"message":`...)
+	b = appendString(b, v.Message)
+	return append(b, '}')
+}
+
+// appendString appends s as a JSON string as json.Marshal writes it: as it
+// is when it is printable ASCII that needs no escape (ids, codes, zones, the
+// sentences), else through json.Marshal itself.
+func appendString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s) // a string always encodes
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }

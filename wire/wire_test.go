@@ -188,3 +188,45 @@ func BenchmarkDecodeScan(b *testing.B) {
 		})
 	}
 }
+
+// FuzzVerdictAppendJSON: AppendJSON writes what json.Marshal writes, byte
+// for byte, whatever the strings hold.
+func FuzzVerdictAppendJSON(f *testing.F) {
+	f.Add("s1", "k3f", "visitor", "site", "Entry accepted.", "not_inside", 812, 2400, true, false)
+	f.Add("", "", "", "", "", "", 0, 0, false, true)
+	f.Add(`a"b\c`, "<t>&", "\u2028", "z\x00\x1f\x7f", "Zone é full: \xff no entry.", "", -1, 1<<40, false, false)
+	f.Fuzz(func(t *testing.T, id, tk, typ, zone, msg, flag string, occ, capacity int, ok, replayed bool) {
+		for _, flags := range []checkin.Flags{nil, {}, {checkin.Flag(flag)}, {checkin.Offline, checkin.Flag(flag)}} {
+			v := wire.Verdict{Type: wire.TypeVerdict, ID: id, OK: ok, Code: checkin.Code(msg), Ticket: tk, TicketType: typ,
+				Zone: zone, Occupancy: occ, Capacity: capacity, Level: flag, Flags: flags, Replayed: replayed, Message: msg}
+			want, err := json.Marshal(v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := v.AppendJSON([]byte("x")); string(got) != "x"+string(want) {
+				t.Fatalf("AppendJSON(%+v) = %s, want x%s", v, got, want)
+			}
+		}
+	})
+}
+
+// BenchmarkVerdict: a verdict of an accepted entry, encoded.
+func BenchmarkVerdict(b *testing.B) {
+	v := wire.Verdict{Type: wire.TypeVerdict, ID: "bench-001-1a2b3c4d-17", OK: true, Code: checkin.Accepted,
+		Ticket: "k3fabcdefghijklm", TicketType: "visitor", Zone: "site", Occupancy: 812, Capacity: 2400,
+		Level: "ok", Flags: checkin.Flags{}, Message: "Entry accepted."}
+	b.Run("json.Marshal", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := json.Marshal(v); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("AppendJSON", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			_ = v.AppendJSON(make([]byte, 0, 512))
+		}
+	})
+}
