@@ -7,10 +7,12 @@ import (
 )
 
 // DefaultVerified is how many verified payloads a Verifier made by
-// NewVerifier remembers at most: more than the visitors of a fair day, so
-// that every ticket seen today is checked once, and at most 512 bytes of
-// text each (maxCachedLen), a few MB however the gate is used.
-const DefaultVerified = 1 << 14
+// NewVerifier remembers at most: more than the tickets a big event's gates
+// see in a day, so that each is checked once. A visitor's payload is about
+// 170 characters: some 25 MB when full (the text, its ticket and the
+// map's own), and at most 512 characters of text each (maxCachedLen)
+// however the tickets were issued.
+const DefaultVerified = 1 << 16
 
 // maxCachedLen is the longest typed text a Verifier remembers: the scanner
 // protocol's limit for a ticket field. Longer text is checked every time.
