@@ -218,10 +218,14 @@ func (s *scanner) read() (reply, error) {
 
 // scan sends one entry with payload and waits for its verdict, which must
 // be accepted.
-func (s *scanner) scan(payload string) error {
+func (s *scanner) scan(payload string) error { return s.scanDir(payload, checkin.In) }
+
+// scanDir sends one scan of payload in direction dir and waits for its
+// verdict, which must be accepted.
+func (s *scanner) scanDir(payload string, dir checkin.Direction) error {
 	s.n++
 	id := fmt.Sprintf("%s-%d", s.id, s.n)
-	if err := s.send(wire.Scan{Type: wire.TypeScan, ID: id, Ticket: payload, Direction: checkin.In,
+	if err := s.send(wire.Scan{Type: wire.TypeScan, ID: id, Ticket: payload, Direction: dir,
 		At: s.clk.Now()}); err != nil {
 		return fmt.Errorf("scan %s: %w", id, err)
 	}
@@ -286,6 +290,26 @@ func (g *gatewayBench) closed(n, conns int) (result, error) {
 	return got, err
 }
 
+// closedThrice is closed, then the same again with the exits of those
+// tickets, then with their re-entries: a gate's second and third scans of
+// a ticket, whose signature the gateway has checked already
+// (ticket.Verifier remembers it), as at a fair where visitors come and go.
+func (g *gatewayBench) closedThrice(n, conns int) (in, out, again result, err error) {
+	payloads, err := g.tickets(n)
+	if err != nil {
+		return result{}, result{}, result{}, err
+	}
+	for _, pass := range []struct {
+		dir checkin.Direction
+		got *result
+	}{{checkin.In, &in}, {checkin.Out, &out}, {checkin.In, &again}} {
+		if *pass.got, _, err = g.driveWith(payloads, conns, pass.dir, nil); err != nil {
+			return result{}, result{}, result{}, err
+		}
+	}
+	return in, out, again, nil
+}
+
 // drive runs n scans over conns fresh scanners. With due, scan k (of
 // scanner k mod conns) waits until start+due(k) and is timed from then;
 // without, it is sent at once and timed from its send. Paced, scans/s is
@@ -297,11 +321,12 @@ func (g *gatewayBench) drive(n, conns int, due func(k int) time.Duration) (got, 
 	if err != nil {
 		return result{}, result{}, err
 	}
-	return g.driveWith(payloads, conns, due)
+	return g.driveWith(payloads, conns, checkin.In, due)
 }
 
-// driveWith is drive with the tickets signed already: one scan of each.
-func (g *gatewayBench) driveWith(payloads []string, conns int, due func(k int) time.Duration) (got, late result, err error) {
+// driveWith is drive with the tickets signed already: one scan of each in
+// direction dir, which must be accepted.
+func (g *gatewayBench) driveWith(payloads []string, conns int, dir checkin.Direction, due func(k int) time.Duration) (got, late result, err error) {
 	n := len(payloads)
 	conns = min(conns, n)
 	ss, err := g.scanners(conns)
@@ -330,7 +355,7 @@ func (g *gatewayBench) driveWith(payloads []string, conns int, due func(k int) t
 					time.Sleep(time.Until(t0))
 					wake[k] = time.Since(t0)
 				}
-				if err := s.scan(payloads[k]); err != nil {
+				if err := s.scanDir(payloads[k], dir); err != nil {
 					once.Do(func() { firstErr = err })
 					return
 				}
@@ -372,15 +397,22 @@ func percentiles(lat []time.Duration, elapsed time.Duration, conns int) result {
 // entries is the number of accepted entries the gateway's ledger holds for
 // the root zone (the site).
 func (g *gatewayBench) entries(ctx context.Context) (int, error) {
+	in, _, err := g.moves(ctx)
+	return in, err
+}
+
+// moves is the number of accepted entries and exits the gateway's ledger
+// holds for the root zone (the site).
+func (g *gatewayBench) moves(ctx context.Context) (in, out int, err error) {
 	cs, err := g.store.Counters(ctx)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	c, ok := cs[g.ev.Root().ID]
 	if !ok {
-		return 0, errors.New("no counters for the site")
+		return 0, 0, errors.New("no counters for the site")
 	}
-	return c.Entries, nil
+	return c.Entries, c.Exits, nil
 }
 
 func randomHex(n int) string {

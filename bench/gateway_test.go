@@ -3,6 +3,8 @@ package main
 import (
 	"testing"
 	"time"
+
+	"crowdflow/checkin"
 )
 
 // BenchmarkGatewayClosedLoop is the closed-loop row as a Go benchmark, for
@@ -24,7 +26,7 @@ func BenchmarkGatewayClosedLoop(b *testing.B) {
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
-	got, _, err := g.driveWith(payloads, 50, nil)
+	got, _, err := g.driveWith(payloads, 50, checkin.In, nil)
 	b.StopTimer()
 	if err != nil {
 		b.Fatal(err)
