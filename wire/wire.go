@@ -155,7 +155,10 @@ func Decode(frame []byte) (any, error) {
 		// way, so the answer is the same either way.
 		var m Scan
 		if strict(frame, &m) == nil && m.Type == TypeScan {
-			return checkScan(&m)
+			if err := checkScan(&m); err != nil {
+				return nil, err
+			}
+			return &m, nil
 		}
 	}
 	return decode(frame)
@@ -208,7 +211,10 @@ func decode(frame []byte) (any, error) {
 		if err := strict(frame, &m); err != nil {
 			return nil, err
 		}
-		return checkScan(&m)
+		if err := checkScan(&m); err != nil {
+			return nil, err
+		}
+		return &m, nil
 	case TypeTally:
 		var m Tally
 		if err := strict(frame, &m); err != nil {
@@ -240,26 +246,26 @@ func decode(frame []byte) (any, error) {
 var scanPrefix = []byte(`{"type":"scan",`)
 
 // checkScan checks the fields of a decoded scan.
-func checkScan(m *Scan) (*Scan, error) {
+func checkScan(m *Scan) error {
 	if err := checkID("id", m.ID, true); err != nil {
-		return nil, err
+		return err
 	}
 	if m.Ticket == "" || len(m.Ticket) > 512 {
-		return nil, fmt.Errorf("%w: ticket: want 1 to 512 characters", ErrBadFrame)
+		return fmt.Errorf("%w: ticket: want 1 to 512 characters", ErrBadFrame)
 	}
 	if _, err := checkin.ParseDirection(string(m.Direction)); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrBadFrame, err)
+		return fmt.Errorf("%w: %v", ErrBadFrame, err)
 	}
 	if m.At.IsZero() {
-		return nil, fmt.Errorf("%w: at: missing", ErrBadFrame)
+		return fmt.Errorf("%w: at: missing", ErrBadFrame)
 	}
 	if err := checkID("gate", m.Gate, false); err != nil {
-		return nil, err
+		return err
 	}
 	if m.Decided != "" && (!m.Offline || !m.Decided.Valid()) {
-		return nil, fmt.Errorf("%w: decided %q: want a verdict code, on an offline upload only", ErrBadFrame, m.Decided)
+		return fmt.Errorf("%w: decided %q: want a verdict code, on an offline upload only", ErrBadFrame, m.Decided)
 	}
-	return m, nil
+	return nil
 }
 
 // strict decodes the one JSON value of frame into v, refusing unknown

@@ -98,6 +98,7 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte(`{"type":"status","queued":12,"oldest":"2025-09-17T10:01:07Z"}`))
 	f.Add([]byte(`{"type":"status","queued":0}`))
 	f.Add([]byte(`{"type":"status","queued":-1,"oldest":"0001-01-01T00:00:00Z"}`))
+	f.Add([]byte(`{"type":"scan","ticket":"CF1:AB:CD","direction":"in","at":"2025-09-17T10:03:11Z"}`)) // no id: an error only
 	f.Fuzz(func(t *testing.T, frame []byte) {
 		m, err := wire.Decode(frame)
 		if err != nil {
