@@ -346,7 +346,8 @@ func measureAll(o options) (rows []row, mem string, err error) {
 
 // gatewayRows measures one gateway on eng: a short warm-up (not recorded),
 // each paced load (none with -only closed), then the closed loop with o.c
-// scanners; it checks that the ledger counted every scan as an entry.
+// scanners: new tickets in, the same out, then in again; it checks that the
+// ledger counted every entry, re-entry and exit.
 func gatewayRows(o options, eng ledger.Engine, paceRef, closedRef result) ([]row, error) {
 	const refName = "redis-benchmark EVALSHA scan.lua"
 	g, err := startGateway(o.config, eng, o.liveTick)
