@@ -40,7 +40,9 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzVerify -fuzztime $(FUZZTIME) ./ticket
 	$(GO) test -run '^$$' -fuzz FuzzNormalize -fuzztime $(FUZZTIME) ./ticket
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME) ./event
-	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME) ./wire
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./wire
+	$(GO) test -run '^$$' -fuzz FuzzDecodeScanShortcut -fuzztime $(FUZZTIME) ./wire
+	$(GO) test -run '^$$' -fuzz FuzzVerdictAppendJSON -fuzztime $(FUZZTIME) ./wire
 	$(GO) test -run '^$$' -fuzz FuzzFrame -fuzztime $(FUZZTIME) ./gateway
 	$(GO) test -run '^$$' -fuzz FuzzVerify -fuzztime $(FUZZTIME) ./token
 

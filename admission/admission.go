@@ -22,16 +22,20 @@ import (
 // its scans are flagged clock_skew.
 const SkewTolerance = 2 * time.Minute
 
-// Judge reads tickets of one event. It is immutable and safe for concurrent use.
+// Judge reads tickets of one event. Its event and keys do not change; it is
+// safe for concurrent use.
 type Judge struct {
-	ev   *event.Event
-	keys []ed25519.PublicKey
+	ev *event.Event
+	// tickets checks signatures, remembering the payloads that verified: a
+	// ticket scanned again (another zone, an exit, a resent scan) costs no
+	// second Ed25519 verification.
+	tickets *ticket.Verifier
 }
 
 // New returns a judge for ev that accepts tickets signed by any of keys
 // (more than one while keys rotate).
 func New(ev *event.Event, keys ...ed25519.PublicKey) *Judge {
-	return &Judge{ev: ev, keys: keys}
+	return &Judge{ev: ev, tickets: ticket.NewVerifier(ticket.DefaultVerified, keys...)}
 }
 
 // Event is the judge's event.
@@ -50,7 +54,7 @@ func (r Reading) Valid() bool { return r.Err == nil }
 // Read recovers the payload from what a reader typed (lower case, AZERTY,
 // Arabic layouts), verifies its signature and resolves it against the event.
 func (j *Judge) Read(payload string) Reading {
-	t, _, err := ticket.VerifyTyped(payload, j.keys...)
+	t, _, err := j.tickets.VerifyTyped(payload)
 	if err != nil {
 		return Reading{Err: err}
 	}

@@ -140,6 +140,9 @@ func TestQuickRunRendersEveryRow(t *testing.T) {
 		"| Gateway /ws/scan verdict, 100 scans/s paced | 50 |",
 		"| Gateway /ws/scan verdict, 1000 scans/s paced | 100 |",
 		"| Gateway /ws/scan verdict, closed loop (max) | 50 |",
+		"| Gateway /ws/scan verdict, closed loop (max), the exits of those tickets | 50 |",
+		"| Gateway /ws/scan verdict, closed loop (max), their re-entries | 50 |",
+		"- Gateway /ws/scan verdict, closed loop (max): processor time per scan: the gateway's process",
 		"| Store.Scan, embedded, in memory | 50 |",
 		"| Store.Scan, embedded, journal fsynced | 1 |",
 		"- Gateway /ws/scan verdict, 1000 scans/s paced: 1000 scans;",
@@ -157,7 +160,7 @@ func TestQuickRunRendersEveryRow(t *testing.T) {
 			t.Errorf("the table lacks %q:\n%s", want, table)
 		}
 	}
-	if got, want := strings.Count("\n"+table, "\n| "), 21; got != want {
+	if got, want := strings.Count("\n"+table, "\n| "), 23; got != want {
 		t.Errorf("got %d table lines, want %d:\n%s", got, want, table)
 	}
 	b, err := os.ReadFile(out)
@@ -166,5 +169,24 @@ func TestQuickRunRendersEveryRow(t *testing.T) {
 	}
 	if !strings.HasPrefix(string(b), "\n## ") || !strings.HasSuffix(string(b), table) {
 		t.Errorf("-out holds %q, want a dated heading and the table", b)
+	}
+}
+
+// TestOnlyClosed: -only closed renders the closed-loop rows alone, each with
+// its processor time per scan beside the reference's.
+func TestOnlyClosed(t *testing.T) {
+	var stdout bytes.Buffer
+	if err := run([]string{"-quick", "-only", "closed", "-config", ouarzazate, "-out", ""}, &stdout); err != nil {
+		t.Fatal(err)
+	}
+	table := stdout.String()
+	if got, want := strings.Count("\n"+table, "\n| "), 5; got != want {
+		t.Errorf("got %d table lines, want 5 (heading, rule, 3 rows):\n%s", got, table)
+	}
+	if got := strings.Count(table, "processor time per scan: the gateway's process (gateway and its 50 scanners) "); got != 3 {
+		t.Errorf("%d footnotes with the processor time per scan, want 3:\n%s", got, table)
+	}
+	if strings.Contains(table, "paced") || strings.Contains(table, "Store.Scan") {
+		t.Errorf("-only closed ran other rows:\n%s", table)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/redis/go-redis/v9"
 
 	"crowdflow/admission"
 	"crowdflow/checkin"
@@ -23,6 +24,7 @@ import (
 	"crowdflow/event"
 	"crowdflow/gateway"
 	"crowdflow/ledger"
+	"crowdflow/ledger/redisengine"
 	"crowdflow/ticket"
 	"crowdflow/token"
 	"crowdflow/wire"
@@ -62,6 +64,9 @@ type gatewayBench struct {
 	clk    clock.Clock        // the event clock: the fair day, running at real speed
 	store  *ledger.Store
 	addr   string
+	// redis is the engine's Redis client, for its processor time; nil on
+	// another engine.
+	redis redis.UniversalClient
 
 	cancel context.CancelFunc
 	done   chan error // Run's result
@@ -110,6 +115,9 @@ func startGateway(config string, eng ledger.Engine, liveTick time.Duration) (*ga
 	ctx, cancel := context.WithCancel(context.Background())
 	g := &gatewayBench{ev: ev, key: key, secret: secret, clk: clk, store: st, addr: ln.Addr().String(),
 		cancel: cancel, done: make(chan error, 1)}
+	if re, ok := eng.(*redisengine.Engine); ok {
+		g.redis = re.Client()
+	}
 	go func() { g.done <- srv.Run(ctx, ln) }()
 	return g, nil
 }
@@ -210,10 +218,14 @@ func (s *scanner) read() (reply, error) {
 
 // scan sends one entry with payload and waits for its verdict, which must
 // be accepted.
-func (s *scanner) scan(payload string) error {
+func (s *scanner) scan(payload string) error { return s.scanDir(payload, checkin.In) }
+
+// scanDir sends one scan of payload in direction dir and waits for its
+// verdict, which must be accepted.
+func (s *scanner) scanDir(payload string, dir checkin.Direction) error {
 	s.n++
 	id := fmt.Sprintf("%s-%d", s.id, s.n)
-	if err := s.send(wire.Scan{Type: wire.TypeScan, ID: id, Ticket: payload, Direction: checkin.In,
+	if err := s.send(wire.Scan{Type: wire.TypeScan, ID: id, Ticket: payload, Direction: dir,
 		At: s.clk.Now()}); err != nil {
 		return fmt.Errorf("scan %s: %w", id, err)
 	}
@@ -278,6 +290,26 @@ func (g *gatewayBench) closed(n, conns int) (result, error) {
 	return got, err
 }
 
+// closedThrice is closed, then the same again with the exits of those
+// tickets, then with their re-entries: a gate's second and third scans of
+// a ticket, whose signature the gateway has checked already
+// (ticket.Verifier remembers it), as at a fair where visitors come and go.
+func (g *gatewayBench) closedThrice(n, conns int) (in, out, again result, err error) {
+	payloads, err := g.tickets(n)
+	if err != nil {
+		return result{}, result{}, result{}, err
+	}
+	for _, pass := range []struct {
+		dir checkin.Direction
+		got *result
+	}{{checkin.In, &in}, {checkin.Out, &out}, {checkin.In, &again}} {
+		if *pass.got, _, err = g.driveWith(payloads, conns, pass.dir, nil); err != nil {
+			return result{}, result{}, result{}, err
+		}
+	}
+	return in, out, again, nil
+}
+
 // drive runs n scans over conns fresh scanners. With due, scan k (of
 // scanner k mod conns) waits until start+due(k) and is timed from then;
 // without, it is sent at once and timed from its send. Paced, scans/s is
@@ -285,11 +317,18 @@ func (g *gatewayBench) closed(n, conns int) (result, error) {
 // behind, up to the last verdict; late is how long after its due time
 // each scan was sent.
 func (g *gatewayBench) drive(n, conns int, due func(k int) time.Duration) (got, late result, err error) {
-	conns = min(conns, n)
 	payloads, err := g.tickets(n)
 	if err != nil {
 		return result{}, result{}, err
 	}
+	return g.driveWith(payloads, conns, checkin.In, due)
+}
+
+// driveWith is drive with the tickets signed already: one scan of each in
+// direction dir, which must be accepted.
+func (g *gatewayBench) driveWith(payloads []string, conns int, dir checkin.Direction, due func(k int) time.Duration) (got, late result, err error) {
+	n := len(payloads)
+	conns = min(conns, n)
 	ss, err := g.scanners(conns)
 	if err != nil {
 		return result{}, result{}, err
@@ -301,6 +340,8 @@ func (g *gatewayBench) drive(n, conns int, due func(k int) time.Duration) (got, 
 	var firstErr error
 	var once sync.Once
 	var wg sync.WaitGroup
+	ctx := context.Background()
+	use := cpuUse{load0: loadAvg(), client: -selfCPU(), redis: -redisCPU(ctx, g.redis)}
 	start := time.Now().Add(20 * time.Millisecond) // every scanner is ready by then
 	for j, s := range ss {
 		wg.Add(1)
@@ -314,7 +355,7 @@ func (g *gatewayBench) drive(n, conns int, due func(k int) time.Duration) (got, 
 					time.Sleep(time.Until(t0))
 					wake[k] = time.Since(t0)
 				}
-				if err := s.scan(payloads[k]); err != nil {
+				if err := s.scanDir(payloads[k], dir); err != nil {
 					once.Do(func() { firstErr = err })
 					return
 				}
@@ -325,6 +366,12 @@ func (g *gatewayBench) drive(n, conns int, due func(k int) time.Duration) (got, 
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	use.client += selfCPU()
+	use.redis += redisCPU(ctx, g.redis)
+	use.load1 = loadAvg()
+	if g.redis == nil {
+		use = cpuUse{}
+	}
 	if firstErr != nil {
 		return result{}, result{}, firstErr
 	}
@@ -334,7 +381,9 @@ func (g *gatewayBench) drive(n, conns int, due func(k int) time.Duration) (got, 
 	if due != nil {
 		elapsed = max(elapsed, due(n)) // due(n): the end of the offered window
 	}
-	return percentiles(lat, elapsed, conns), percentiles(wake, elapsed, conns), nil
+	got = percentiles(lat, elapsed, conns)
+	got.cpu = use
+	return got, percentiles(wake, elapsed, conns), nil
 }
 
 // percentiles sorts lat and summarises it: len(lat) calls over elapsed from
@@ -348,15 +397,22 @@ func percentiles(lat []time.Duration, elapsed time.Duration, conns int) result {
 // entries is the number of accepted entries the gateway's ledger holds for
 // the root zone (the site).
 func (g *gatewayBench) entries(ctx context.Context) (int, error) {
+	in, _, err := g.moves(ctx)
+	return in, err
+}
+
+// moves is the number of accepted entries and exits the gateway's ledger
+// holds for the root zone (the site).
+func (g *gatewayBench) moves(ctx context.Context) (in, out int, err error) {
 	cs, err := g.store.Counters(ctx)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	c, ok := cs[g.ev.Root().ID]
 	if !ok {
-		return 0, errors.New("no counters for the site")
+		return 0, 0, errors.New("no counters for the site")
 	}
-	return c.Entries, nil
+	return c.Entries, c.Exits, nil
 }
 
 func randomHex(n int) string {

@@ -4,7 +4,7 @@
 // the ratios are what to compare between runs).
 //
 //	go run ./bench [-quick] [-n 50000] [-c 50] [-gw-for 15s] [-gw-n 20000]
-//	               [-live 0,100,1000,5000] [-live-for 10s] [-live-tick 250ms] [-only live]
+//	               [-live 0,100,1000,5000] [-live-for 10s] [-live-tick 250ms] [-only live|closed]
 //	               [-centrifugo=true] [-cpuprofile FILE] [-trace FILE] [-out BENCHMARKS.md]
 //
 // It starts its own redis-server on a free loopback port in a temporary
@@ -63,6 +63,7 @@ type result struct {
 	rps           float64
 	p50, p99      time.Duration
 	n, concurrent int
+	cpu           cpuUse // zero where not measured
 }
 
 // load is one paced row of the gateway: rate scans/s offered over conns
@@ -84,7 +85,7 @@ type options struct {
 	liveFor time.Duration // how long scans go out while they watch
 	config  string        // the event file of the gateway
 	out     string        // file to append the table to; "" for none
-	only    string        // "live": only the live rows (and their Centrifugo rows)
+	only    string        // "live": only the live rows (and their Centrifugo rows); "closed": only the closed loop
 	cf      bool          // measure Centrifugo beside the live rows (installing it the first time)
 	// liveTick is the gateways' coalescing window (gateway.Config.LiveTick).
 	liveTick time.Duration
@@ -104,7 +105,7 @@ func run(args []string, stdout io.Writer) error {
 	fs.StringVar(&o.out, "out", "BENCHMARKS.md", "file to append the table to (\"\" for none)")
 	fs.DurationVar(&o.liveFor, "live-for", 10*time.Second, "how long scans go out while the live clients watch")
 	live := fs.String("live", "0,100,1000,5000", "live clients of each scan → dashboard row, comma-separated (0: the verdicts with none watching)")
-	fs.StringVar(&o.only, "only", "", "\"live\": only the live rows and their Centrifugo rows (a quicker run)")
+	fs.StringVar(&o.only, "only", "", "\"live\": only the live rows and their Centrifugo rows; \"closed\": only the gateway's closed loop and its reference (quicker runs)")
 	fs.BoolVar(&o.cf, "centrifugo", true, "measure Centrifugo "+centrifugoVersion+" beside the live rows (go install into the user's cache the first time)")
 	fs.DurationVar(&o.liveTick, "live-tick", gateway.DefaultLiveTick, "the gateways' live coalescing window (at most one update per window per client under load)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file (go tool pprof)")
@@ -203,6 +204,13 @@ func measureAll(o options) (rows []row, mem string, err error) {
 	raw, err := redisBenchmark(srv.addr, n, c, cmd)
 	if err != nil {
 		return nil, "", err
+	}
+	if o.only == "closed" {
+		if err := eng.Client().FlushAll(ctx).Err(); err != nil {
+			return nil, "", err
+		}
+		rows, err := gatewayRows(o, eng, result{}, raw)
+		return rows, "", err
 	}
 	rawOne, err := redisBenchmark(srv.addr, n/10, 1, cmd)
 	if err != nil {
@@ -337,8 +345,9 @@ func measureAll(o options) (rows []row, mem string, err error) {
 }
 
 // gatewayRows measures one gateway on eng: a short warm-up (not recorded),
-// each paced load, then the closed loop with o.c scanners; it checks that
-// the ledger counted every scan as an entry.
+// each paced load (none with -only closed), then the closed loop with o.c
+// scanners: new tickets in, the same out, then in again; it checks that the
+// ledger counted every entry, re-entry and exit.
 func gatewayRows(o options, eng ledger.Engine, paceRef, closedRef result) ([]row, error) {
 	const refName = "redis-benchmark EVALSHA scan.lua"
 	g, err := startGateway(o.config, eng, o.liveTick)
@@ -359,7 +368,11 @@ func gatewayRows(o options, eng ledger.Engine, paceRef, closedRef result) ([]row
 	}
 	total := warm
 	var rows []row
-	for _, l := range loads {
+	paced := loads
+	if o.only == "closed" {
+		paced = nil
+	}
+	for _, l := range paced {
 		got, late, err := g.paced(l.rate, l.conns, o.gwFor)
 		if err != nil {
 			return nil, fmt.Errorf("gateway at %g scans/s: %w", l.rate, err)
@@ -371,19 +384,26 @@ func gatewayRows(o options, eng ledger.Engine, paceRef, closedRef result) ([]row
 				"(timer and scheduler delay on this machine), included in the latency.",
 				what, got.n, ms(late.p50), ms(late.p99))})
 	}
-	got, err := g.closed(o.gwN, o.c)
+	got, back, again, err := g.closedThrice(o.gwN, o.c)
 	if err != nil {
 		return nil, fmt.Errorf("gateway closed loop: %w", err)
 	}
-	total += got.n
-	rows = append(rows, row{what: "Gateway /ws/scan verdict, closed loop (max)", ref: refName, got: got, base: closedRef})
+	total += got.n + again.n
+	for _, r := range []struct {
+		what string
+		got  result
+	}{{"Gateway /ws/scan verdict, closed loop (max)", got},
+		{"Gateway /ws/scan verdict, closed loop (max), the exits of those tickets", back},
+		{"Gateway /ws/scan verdict, closed loop (max), their re-entries", again}} {
+		rows = append(rows, row{what: r.what, ref: refName, got: r.got, base: closedRef, note: cpuNote(r.what, r.got, closedRef)})
+	}
 
-	entries, err := g.entries(context.Background())
+	entries, exits, err := g.moves(context.Background())
 	if err != nil {
 		return nil, err
 	}
-	if entries != total {
-		return nil, fmt.Errorf("gateway: the ledger counted %d entries, want %d", entries, total)
+	if entries != total || exits != back.n {
+		return nil, fmt.Errorf("gateway: the ledger counted %d entries and %d exits, want %d and %d", entries, exits, total, back.n)
 	}
 	stopped = true
 	if err := g.stop(); err != nil {

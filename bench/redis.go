@@ -22,10 +22,18 @@ func redisBenchmark(addr string, n, c int, cmd []string) (result, error) {
 	host, port, _ := net.SplitHostPort(addr)
 	args := append([]string{"-h", host, "-p", port, "-n", strconv.Itoa(n), "-c", strconv.Itoa(c),
 		"-r", "1000000000", "--csv"}, cmd...)
-	outb, err := exec.Command("redis-benchmark", args...).Output()
+	rc := redis.NewClient(&redis.Options{Addr: addr})
+	defer rc.Close()
+	ctx := context.Background()
+	use := cpuUse{load0: loadAvg(), redis: -redisCPU(ctx, rc)}
+	cmdRB := exec.Command("redis-benchmark", args...)
+	outb, err := cmdRB.Output()
 	if err != nil {
 		return result{}, fmt.Errorf("redis-benchmark: %w", err)
 	}
+	use.redis += redisCPU(ctx, rc)
+	use.client = cmdRB.ProcessState.UserTime() + cmdRB.ProcessState.SystemTime()
+	use.load1 = loadAvg()
 	recs, err := csv.NewReader(strings.NewReader(string(outb))).ReadAll()
 	if err != nil || len(recs) < 2 || len(recs[1]) < 7 {
 		return result{}, fmt.Errorf("redis-benchmark: unexpected output %q", outb)
@@ -35,7 +43,7 @@ func redisBenchmark(addr string, n, c int, cmd []string) (result, error) {
 		f, _ := strconv.ParseFloat(s, 64)
 		return time.Duration(f * float64(time.Millisecond))
 	}
-	return result{rps: rps, p50: ms(recs[1][4]), p99: ms(recs[1][6]), n: n, concurrent: c}, nil
+	return result{rps: rps, p50: ms(recs[1][4]), p99: ms(recs[1][6]), n: n, concurrent: c, cpu: use}, nil
 }
 
 type redisServer struct {

@@ -3,7 +3,9 @@ package ticket_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"math/rand/v2"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -28,7 +30,8 @@ func fuzzPayloads(tb testing.TB) []string {
 
 // FuzzVerify: Verify never panics, fails only with its sentinels, and
 // accepts only canonical text: whatever it accepts is exactly what Sign
-// writes for the ticket it returns (Ed25519 signing is deterministic).
+// writes for the ticket it returns (Ed25519 signing is deterministic). A
+// Verifier answers as VerifyTyped does, from memory or not.
 func FuzzVerify(f *testing.F) {
 	key, pub := MustKey(f, 1)
 	for _, p := range fuzzPayloads(f) {
@@ -40,7 +43,15 @@ func FuzzVerify(f *testing.F) {
 	f.Add("")
 	f.Add(ticket.Prefix)
 	f.Add("CF1::")
+	v := ticket.NewVerifier(8, pub) // shared by the inputs: a small memory that turns over
 	f.Fuzz(func(t *testing.T, s string) {
+		wantT, wantP, wantErr := ticket.VerifyTyped(s, pub)
+		for range 2 { // the second answer may come from memory
+			gotT, gotP, gotErr := v.VerifyTyped(s)
+			if gotP != wantP || !reflect.DeepEqual(gotT, wantT) || fmt.Sprint(gotErr) != fmt.Sprint(wantErr) {
+				t.Fatalf("Verifier.VerifyTyped(%q) = %+v %q %v; VerifyTyped gives %+v %q %v", s, gotT, gotP, gotErr, wantT, wantP, wantErr)
+			}
+		}
 		tk, err := ticket.Verify(s, pub)
 		if err != nil {
 			if !errors.Is(err, ticket.ErrMalformed) && !errors.Is(err, ticket.ErrSignature) {

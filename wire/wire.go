@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"crowdflow/checkin"
@@ -145,6 +146,26 @@ var ErrBadFrame = errors.New("bad frame")
 // every required field present and well-formed. It returns *Hello, *Scan or
 // *Tally or *Status. The error says which field is wrong, for the error message.
 func Decode(frame []byte) (any, error) {
+	if bytes.HasPrefix(frame, scanPrefix) {
+		// Nearly every frame is a scan, and the scanners write its type
+		// first: decode it as one at once, instead of reading the type
+		// first and the whole frame again. Only a frame that decodes
+		// cleanly as a scan and still says scan at the end (a later
+		// "type" key wins, as below) is taken; any other goes the general
+		// way, so the answer is the same either way.
+		var m Scan
+		if strict(frame, &m) == nil && m.Type == TypeScan {
+			if err := checkScan(&m); err != nil {
+				return nil, err
+			}
+			return &m, nil
+		}
+	}
+	return decode(frame)
+}
+
+// decode is Decode the general way: the type first, then the message.
+func decode(frame []byte) (any, error) {
 	var head struct {
 		Type string `json:"type"`
 	}
@@ -190,23 +211,8 @@ func Decode(frame []byte) (any, error) {
 		if err := strict(frame, &m); err != nil {
 			return nil, err
 		}
-		if err := checkID("id", m.ID, true); err != nil {
+		if err := checkScan(&m); err != nil {
 			return nil, err
-		}
-		if m.Ticket == "" || len(m.Ticket) > 512 {
-			return nil, fmt.Errorf("%w: ticket: want 1 to 512 characters", ErrBadFrame)
-		}
-		if _, err := checkin.ParseDirection(string(m.Direction)); err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrBadFrame, err)
-		}
-		if m.At.IsZero() {
-			return nil, fmt.Errorf("%w: at: missing", ErrBadFrame)
-		}
-		if err := checkID("gate", m.Gate, false); err != nil {
-			return nil, err
-		}
-		if m.Decided != "" && (!m.Offline || !m.Decided.Valid()) {
-			return nil, fmt.Errorf("%w: decided %q: want a verdict code, on an offline upload only", ErrBadFrame, m.Decided)
 		}
 		return &m, nil
 	case TypeTally:
@@ -236,13 +242,42 @@ func Decode(frame []byte) (any, error) {
 	return nil, fmt.Errorf("%w: type %q: want hello, scan, tally or status", ErrBadFrame, head.Type)
 }
 
+// scanPrefix starts a scan frame as the scanners write it.
+var scanPrefix = []byte(`{"type":"scan",`)
+
+// checkScan checks the fields of a decoded scan.
+func checkScan(m *Scan) error {
+	if err := checkID("id", m.ID, true); err != nil {
+		return err
+	}
+	if m.Ticket == "" || len(m.Ticket) > 512 {
+		return fmt.Errorf("%w: ticket: want 1 to 512 characters", ErrBadFrame)
+	}
+	if _, err := checkin.ParseDirection(string(m.Direction)); err != nil {
+		return fmt.Errorf("%w: %v", ErrBadFrame, err)
+	}
+	if m.At.IsZero() {
+		return fmt.Errorf("%w: at: missing", ErrBadFrame)
+	}
+	if err := checkID("gate", m.Gate, false); err != nil {
+		return err
+	}
+	if m.Decided != "" && (!m.Offline || !m.Decided.Valid()) {
+		return fmt.Errorf("%w: decided %q: want a verdict code, on an offline upload only", ErrBadFrame, m.Decided)
+	}
+	return nil
+}
+
+// strict decodes the one JSON value of frame into v, refusing unknown
+// fields and anything but white space after the value (what json.Unmarshal
+// refuses there too).
 func strict(frame []byte, v any) error {
 	d := json.NewDecoder(bytes.NewReader(frame))
 	d.DisallowUnknownFields()
 	if err := d.Decode(v); err != nil {
 		return fmt.Errorf("%w: %v", ErrBadFrame, err)
 	}
-	if d.More() {
+	if len(bytes.TrimLeft(frame[d.InputOffset():], " \t\r\n")) != 0 {
 		return fmt.Errorf("%w: more than one JSON value in the frame", ErrBadFrame)
 	}
 	return nil
@@ -288,4 +323,61 @@ func checkID(field, v string, required bool) error {
 		}
 	}
 	return nil
+}
+
+// AppendJSON appends v as json.Marshal writes it, byte for byte, without
+// reflection: a verdict is encoded for every scan.
+func (v Verdict) AppendJSON(b []byte) []byte {
+	b = append(b, `{"type":`...)
+	b = appendString(b, v.Type)
+	b = append(b, `,"id":`...)
+	b = appendString(b, v.ID)
+	b = append(b, `,"ok":`...)
+	b = strconv.AppendBool(b, v.OK)
+	b = append(b, `,"code":`...)
+	b = appendString(b, string(v.Code))
+	if v.Ticket != "" {
+		b = append(b, `,"ticket":`...)
+		b = appendString(b, v.Ticket)
+	}
+	if v.TicketType != "" {
+		b = append(b, `,"ticket_type":`...)
+		b = appendString(b, v.TicketType)
+	}
+	b = append(b, `,"zone":`...)
+	b = appendString(b, v.Zone)
+	b = append(b, `,"occupancy":`...)
+	b = strconv.AppendInt(b, int64(v.Occupancy), 10)
+	b = append(b, `,"capacity":`...)
+	b = strconv.AppendInt(b, int64(v.Capacity), 10)
+	b = append(b, `,"level":`...)
+	b = appendString(b, v.Level)
+	b = append(b, `,"flags":[`...) // as checkin.Flags.MarshalJSON: [] when none
+	for i, f := range v.Flags {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendString(b, string(f))
+	}
+	b = append(b, ']')
+	b = append(b, `,"replayed":`...)
+	b = strconv.AppendBool(b, v.Replayed)
+	b = append(b, `,"message":`...)
+	b = appendString(b, v.Message)
+	return append(b, '}')
+}
+
+// appendString appends s as a JSON string as json.Marshal writes it: as it
+// is when it is printable ASCII that needs no escape (ids, codes, zones, the
+// sentences), else through json.Marshal itself.
+func appendString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s) // a string always encodes
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }

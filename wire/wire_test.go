@@ -3,6 +3,8 @@ package wire_test
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -96,6 +98,7 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte(`{"type":"status","queued":12,"oldest":"2025-09-17T10:01:07Z"}`))
 	f.Add([]byte(`{"type":"status","queued":0}`))
 	f.Add([]byte(`{"type":"status","queued":-1,"oldest":"0001-01-01T00:00:00Z"}`))
+	f.Add([]byte(`{"type":"scan","ticket":"CF1:AB:CD","direction":"in","at":"2025-09-17T10:03:11Z"}`)) // no id: an error only
 	f.Fuzz(func(t *testing.T, frame []byte) {
 		m, err := wire.Decode(frame)
 		if err != nil {
@@ -144,4 +147,87 @@ func mustTime(tb testing.TB, s string) *time.Time {
 		tb.Fatal(err)
 	}
 	return &at
+}
+
+// FuzzDecodeScanShortcut: Decode's shortcut for frames that start as a
+// scan answers exactly as the general way does: the same message, or the
+// same error.
+func FuzzDecodeScanShortcut(f *testing.F) {
+	const scan = `{"type":"scan","id":"01J8","ticket":"CF1:AB:CD","direction":"in","at":"2025-09-17T10:03:11.120Z"`
+	for _, tail := range []string{`}`, `,"force":true}`, `} `, `} }`, `}{}`, `}]`, `,"type":"hello"}`,
+		`,"TYPE":"scan"}`, `,"type":1}`, `,"protocol":1}`, `,"evil":1}`, `,"offline":true,"decided":"accepted"}`,
+		`,"decided":"accepted"}`, `,"gate":""}`, `,"id":""}`, "}\n\t"} {
+		f.Add([]byte(scan + tail))
+	}
+	f.Add([]byte(`{"type":"scan",}`))
+	f.Fuzz(func(t *testing.T, frame []byte) {
+		got, gotErr := wire.Decode(frame)
+		want, wantErr := wire.DecodeGeneral(frame)
+		if fmt.Sprint(gotErr) != fmt.Sprint(wantErr) || !reflect.DeepEqual(got, want) {
+			t.Fatalf("Decode(%q) = %+v, %v; the general way gives %+v, %v", frame, got, gotErr, want, wantErr)
+		}
+	})
+}
+
+// BenchmarkDecodeScan: a scan frame as the scanners write it.
+func BenchmarkDecodeScan(b *testing.B) {
+	frame := []byte(`{"type":"scan","id":"bench-001-1a2b3c4d-17","ticket":"CF1:AEAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA:` +
+		`AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",` +
+		`"direction":"in","at":"2025-09-17T11:00:00.123+01:00"}`)
+	for _, name := range []string{"Decode", "general"} {
+		decode := wire.Decode
+		if name == "general" {
+			decode = wire.DecodeGeneral
+		}
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := decode(frame); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// FuzzVerdictAppendJSON: AppendJSON writes what json.Marshal writes, byte
+// for byte, whatever the strings hold.
+func FuzzVerdictAppendJSON(f *testing.F) {
+	f.Add("s1", "k3f", "visitor", "site", "Entry accepted.", "not_inside", 812, 2400, true, false)
+	f.Add("", "", "", "", "", "", 0, 0, false, true)
+	f.Add(`a"b\c`, "<t>&", "\u2028", "z\x00\x1f\x7f", "Zone é full: \xff no entry.", "", -1, 1<<40, false, false)
+	f.Fuzz(func(t *testing.T, id, tk, typ, zone, msg, flag string, occ, capacity int, ok, replayed bool) {
+		for _, flags := range []checkin.Flags{nil, {}, {checkin.Flag(flag)}, {checkin.Offline, checkin.Flag(flag)}} {
+			v := wire.Verdict{Type: wire.TypeVerdict, ID: id, OK: ok, Code: checkin.Code(msg), Ticket: tk, TicketType: typ,
+				Zone: zone, Occupancy: occ, Capacity: capacity, Level: flag, Flags: flags, Replayed: replayed, Message: msg}
+			want, err := json.Marshal(v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := v.AppendJSON([]byte("x")); string(got) != "x"+string(want) {
+				t.Fatalf("AppendJSON(%+v) = %s, want x%s", v, got, want)
+			}
+		}
+	})
+}
+
+// BenchmarkVerdict: a verdict of an accepted entry, encoded.
+func BenchmarkVerdict(b *testing.B) {
+	v := wire.Verdict{Type: wire.TypeVerdict, ID: "bench-001-1a2b3c4d-17", OK: true, Code: checkin.Accepted,
+		Ticket: "k3fabcdefghijklm", TicketType: "visitor", Zone: "site", Occupancy: 812, Capacity: 2400,
+		Level: "ok", Flags: checkin.Flags{}, Message: "Entry accepted."}
+	b.Run("json.Marshal", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := json.Marshal(v); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("AppendJSON", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			_ = v.AppendJSON(make([]byte, 0, 512))
+		}
+	})
 }
