@@ -3,6 +3,8 @@ package gateway
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"net"
 	"runtime"
 	"slices"
 	"sync"
@@ -19,14 +21,17 @@ import (
 // answer pings and to close.
 const liveReadLimit = 512
 
-// fanOutChunk is how many live clients the hub hands an update to before it
-// yields (runtime.Gosched). Each hand-off readies the client's writer
-// goroutine; past the 256 a processor's run queue holds, they overflow into
-// the global queue, where a scanner's reader that the network has just
-// readied waits behind them all: thousands of writes before a verdict. In
-// chunks, the writers run from the local queue and the scanner's turn comes
-// after at most a chunk of them.
+// fanOutChunk is how many live clients the hub writes an update to (or
+// hands it to) before it yields (runtime.Gosched), so that a scanner's
+// goroutine readied meanwhile runs after at most a chunk of writes.
 const fanOutChunk = 128
+
+// liveDirectWait bounds a write the hub makes itself (liveClient.writeDirect).
+// It blocks only when the client's socket buffer is full — hundreds of
+// kilobytes unread, a client that has not read for many updates — and
+// while it blocks every client after it waits: short, and the client is
+// dropped (it resumes with ?since when it comes back).
+const liveDirectWait = 20 * time.Millisecond
 
 // opLive is the store operation of the live stream in
 // crowdflow_store_errors_total.
@@ -252,6 +257,18 @@ func (h *liveHub) run(ctx context.Context) {
 			if n++; n%fanOutChunk == 0 {
 				runtime.Gosched()
 			}
+			if ok, err := c.writeDirect(m); ok {
+				if err != nil {
+					why := "" // gone: its reader says so too
+					if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
+						why = "live client too slow: dropped"
+					}
+					remove(c, 0, why)
+					c.cut()
+				}
+				continue
+			}
+			c.queued.Add(1) // before the send: the writer takes it off after the write
 			select {
 			case c.send <- m:
 			default:
@@ -299,6 +316,7 @@ func (h *liveHub) run(ctx context.Context) {
 				}
 				backlog = []*websocket.PreparedMessage{snap}
 			}
+			j.c.queued.Store(int64(len(backlog))) // the writer's first: no update before them
 			clients[j.c] = struct{}{}
 			h.s.metrics.liveClients.Inc()
 			j.reply <- backlog

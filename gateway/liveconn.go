@@ -4,6 +4,8 @@ import (
 	"context"
 	"net/http"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -24,9 +26,40 @@ type liveClient struct {
 	// the writer sends (0: none).
 	closeCode  int
 	readerDone chan struct{}
+
+	// wmu is held around every data write (gorilla allows one writer at a
+	// time): by the writer goroutine, or by the hub when it writes an
+	// update itself (broadcast).
+	wmu sync.Mutex
+	// queued counts the messages handed to the writer goroutine (the
+	// backlog, the updates on send) that it has not written yet. The hub
+	// writes an update itself only when it is 0, so that no update
+	// overtakes one queued before it; only the hub adds to it.
+	queued atomic.Int64
 }
 
 func (c *liveClient) cut() { _ = c.ws.NetConn().Close() }
+
+// writeDirect writes m now if the writer goroutine has nothing queued and
+// is not writing, and reports whether it did (ok) and the write's error.
+// The hub calls it for each client of a broadcast: one goroutine writes
+// the update to every idle client, rather than readying one writer
+// goroutine per client (thousands in the run queues, ahead of a scanner's
+// reader that the network has just readied). A write that cannot finish
+// within liveDirectWait (the client's socket buffer full: it has not read
+// for many updates) fails and the client is dropped, as one whose send
+// buffer is full.
+func (c *liveClient) writeDirect(m *websocket.PreparedMessage) (ok bool, err error) {
+	if c.queued.Load() != 0 || !c.wmu.TryLock() {
+		return false, nil
+	}
+	defer c.wmu.Unlock()
+	if c.queued.Load() != 0 {
+		return false, nil
+	}
+	_ = c.ws.SetWriteDeadline(time.Now().Add(liveDirectWait))
+	return true, c.ws.WritePreparedMessage(m)
+}
 
 // serveLive is GET /ws/live (CONTRACT §4): the token must allow token.Live;
 // the origin is checked as for /ws/scan. ?since=SEQ resumes.
@@ -56,7 +89,7 @@ func (s *Server) serveLive(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer s.hub.conns.Done()
-	ws, err := s.up.Upgrade(w, r, nil)
+	ws, err := s.liveUp.Upgrade(w, r, nil)
 	if err != nil {
 		return // the upgrader has answered
 	}
@@ -138,8 +171,12 @@ func (c *liveClient) write(backlog []*websocket.PreparedMessage, done chan<- str
 	defer close(done)
 	cfg := c.s.cfg
 	put := func(m *websocket.PreparedMessage) bool {
+		c.wmu.Lock()
+		defer c.wmu.Unlock()
 		_ = c.ws.SetWriteDeadline(time.Now().Add(cfg.WriteWait))
-		if err := c.ws.WritePreparedMessage(m); err != nil {
+		err := c.ws.WritePreparedMessage(m)
+		c.queued.Add(-1)
+		if err != nil {
 			c.cut()
 			return false
 		}

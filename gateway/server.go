@@ -46,7 +46,8 @@ type Server struct {
 	origins map[string]bool // canonical allowed origins
 	handler http.Handler
 	up      websocket.Upgrader
-	hub     *liveHub // the live stream; Run starts and stops it
+	liveUp  websocket.Upgrader // /ws/live's: smaller buffers
+	hub     *liveHub           // the live stream; Run starts and stops it
 	// instance names this gateway among those of the event, in the device
 	// reports it shares through the store.
 	instance string
@@ -123,6 +124,14 @@ func New(cfg Config, ev *event.Event, judge *admission.Judge, store Store, secre
 			writeError(w, newProblem(handshakeKind(status), "Websocket handshake: %v.", reason))
 		},
 	}
+	// A live client writes only prepared messages and control frames,
+	// which gorilla writes without its write buffer, and reads only pongs
+	// and the close: no write buffer held per client (a pool, never
+	// drawn from), and a read buffer the size of its read limit.
+	s.liveUp = s.up
+	s.liveUp.ReadBufferSize = liveReadLimit
+	s.liveUp.WriteBufferSize = 0
+	s.liveUp.WriteBufferPool = &sync.Pool{}
 	s.hub = newLiveHub(s)
 	s.scanners = newConnLimits(cfg.MaxScannersPerToken, cfg.MaxScannersPerAddress)
 	s.handler = s.routes()
