@@ -84,6 +84,12 @@ func (s *Server) serveLive(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
+	admitted, ok := s.liveGate.enter(r.Context(), s.hub.done)
+	if !ok {
+		writeError(w, newProblem(errUnavailable, "The gateway is shutting down: connect again."))
+		return
+	}
+	defer admitted() // unless the writer did, once the first messages were out
 	if !s.hub.addConn() {
 		writeError(w, newProblem(errUnavailable, "The gateway is shutting down: connect again."))
 		return
@@ -108,7 +114,7 @@ func (s *Server) serveLive(w http.ResponseWriter, r *http.Request) {
 	s.log.Info("live client connected", "subject", c.subject, "role", claims.Role, "remote", c.remote,
 		"resume", resume, "since", since)
 	writerDone := make(chan struct{})
-	go c.write(backlog, writerDone)
+	go c.write(backlog, admitted, writerDone)
 	c.read()
 	close(c.readerDone)
 	select {
@@ -165,10 +171,12 @@ func (c *liveClient) read() {
 }
 
 // write is the live client's writer: first the backlog (a snapshot or the
-// missed updates), then what the hub sends, with pings; when the hub closes
+// missed updates), after which it frees the client's handshake slot
+// (admitted), then what the hub sends, with pings; when the hub closes
 // send it says goodbye.
-func (c *liveClient) write(backlog []*websocket.PreparedMessage, done chan<- struct{}) {
+func (c *liveClient) write(backlog []*websocket.PreparedMessage, admitted func(), done chan<- struct{}) {
 	defer close(done)
+	defer admitted()
 	cfg := c.s.cfg
 	put := func(m *websocket.PreparedMessage) bool {
 		c.wmu.Lock()
@@ -188,6 +196,7 @@ func (c *liveClient) write(backlog []*websocket.PreparedMessage, done chan<- str
 			return
 		}
 	}
+	admitted()
 	ping := time.NewTicker(cfg.PingPeriod)
 	defer ping.Stop()
 	expiry := c.s.newExpiry(c.expires)

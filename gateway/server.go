@@ -53,6 +53,7 @@ type Server struct {
 	instance string
 	// scanners counts the /ws/scan connections per token and address.
 	scanners *connLimits
+	liveGate *liveGate // /ws/live handshakes, a few at a time
 
 	// storeCtx is the parent of every store call made for a device. It
 	// outlives Run's context, so scans read before a shutdown are still
@@ -134,6 +135,7 @@ func New(cfg Config, ev *event.Event, judge *admission.Judge, store Store, secre
 	s.liveUp.WriteBufferPool = &sync.Pool{}
 	s.hub = newLiveHub(s)
 	s.scanners = newConnLimits(cfg.MaxScannersPerToken, cfg.MaxScannersPerAddress)
+	s.liveGate = newLiveGate(liveHandshakes)
 	s.handler = s.routes()
 	return s, nil
 }
