@@ -9,6 +9,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -374,7 +375,9 @@ type liveResult struct {
 // whose growth then counts both ends of every connection; the gateway
 // alone is then measured afterwards with the clients in a child (unless
 // noChild).
-func (g *gatewayBench) live(clients int, d time.Duration, inproc, noChild bool) (liveResult, error) {
+// With memProfile, it writes a heap profile of this process there once the
+// clients have their snapshot.
+func (g *gatewayBench) live(clients int, d time.Duration, inproc, noChild bool, memProfile string) (liveResult, error) {
 	res := liveResult{clients: clients, inproc: inproc}
 	tok, err := liveToken(g.secret)
 	if err != nil {
@@ -420,6 +423,14 @@ func (g *gatewayBench) live(clients int, d time.Duration, inproc, noChild bool) 
 		cs = cc
 	}
 	res.dial = time.Since(t0)
+	if memProfile != "" && clients > 0 {
+		if err := writeHeapProfile(memProfile); err != nil {
+			if cs != nil {
+				cs.close()
+			}
+			return res, err
+		}
+	}
 	collected := false
 	defer func() {
 		if cs != nil && !collected {
@@ -574,7 +585,7 @@ func liveRows(o options, eng ledger.Engine, paceRef result) ([]row, []liveResult
 	var res []liveResult
 	ref, base := refName, paceRef // of the verdict rows
 	for _, clients := range o.live {
-		r, err := g.live(clients, o.liveFor, o.liveInproc, false)
+		r, err := g.live(clients, o.liveFor, o.liveInproc, false, o.memProfile)
 		if err != nil {
 			return nil, nil, "", fmt.Errorf("%d live clients: %w", clients, err)
 		}
@@ -609,6 +620,20 @@ func liveRows(o options, eng ledger.Engine, paceRef result) ([]row, []liveResult
 	fdNote += fmt.Sprintf("; the machine's load average (1 min, %d cores) was %s as they began and %s as they ended",
 		runtime.NumCPU(), load0, loadAvg())
 	return rows, res, fdNote, nil
+}
+
+// writeHeapProfile writes this process's heap profile to path.
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	runtime.GC()
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // where says where the live clients ran.

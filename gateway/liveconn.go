@@ -89,29 +89,44 @@ func (s *Server) serveLive(w http.ResponseWriter, r *http.Request) {
 		writeError(w, newProblem(errUnavailable, "The gateway is shutting down: connect again."))
 		return
 	}
-	defer admitted() // unless the writer did, once the first messages were out
 	if !s.hub.addConn() {
+		admitted()
 		writeError(w, newProblem(errUnavailable, "The gateway is shutting down: connect again."))
 		return
 	}
-	defer s.hub.conns.Done()
 	ws, err := s.liveUp.Upgrade(w, r, nil)
 	if err != nil {
+		admitted()
+		s.hub.conns.Done()
 		return // the upgrader has answered
 	}
 	c := &liveClient{s: s, ws: ws, subject: claims.Subject, remote: r.RemoteAddr, expires: claims.Expires,
 		send: make(chan *websocket.PreparedMessage, s.cfg.LiveSendBuffer), readerDone: make(chan struct{})}
+	// The connection goes on in a goroutine of its own and this handler
+	// returns, so that net/http lets go of the request and of its
+	// buffered reader and writer (8 KiB a client, for as long as the
+	// client watches).
+	go c.run(claims.Role, since, resume, admitted)
+}
+
+// run is the live client's connection once upgraded: it joins the hub,
+// starts the writer (which frees the handshake slot, admitted, once the
+// first messages are out), reads until the connection ends, and leaves.
+func (c *liveClient) run(role token.Role, since int64, resume bool, admitted func()) {
+	s := c.s
+	defer s.hub.conns.Done()
+	defer admitted() // unless the writer did
 	reply := make(chan []*websocket.PreparedMessage, 1)
 	select {
 	case s.hub.join <- liveJoin{c: c, since: since, resume: resume, reply: reply}:
 	case <-s.hub.done:
-		_ = ws.WriteControl(websocket.CloseMessage,
+		_ = c.ws.WriteControl(websocket.CloseMessage,
 			websocket.FormatCloseMessage(websocket.CloseGoingAway, "server shutting down"), time.Now().Add(s.cfg.WriteWait))
-		_ = ws.Close()
+		_ = c.ws.Close()
 		return
 	}
 	backlog := <-reply
-	s.log.Info("live client connected", "subject", c.subject, "role", claims.Role, "remote", c.remote,
+	s.log.Info("live client connected", "subject", c.subject, "role", role, "remote", c.remote,
 		"resume", resume, "since", since)
 	writerDone := make(chan struct{})
 	go c.write(backlog, admitted, writerDone)
