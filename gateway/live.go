@@ -26,13 +26,6 @@ const liveReadLimit = 512
 // goroutine readied meanwhile runs after at most a chunk of writes.
 const fanOutChunk = 128
 
-// liveDirectWait bounds a write the hub makes itself (liveClient.writeDirect).
-// It blocks only when the client's socket buffer is full — hundreds of
-// kilobytes unread, a client that has not read for many updates — and
-// while it blocks every client after it waits: short, and the client is
-// dropped (it resumes with ?since when it comes back).
-const liveDirectWait = 20 * time.Millisecond
-
 // opLive is the store operation of the live stream in
 // crowdflow_store_errors_total.
 const opLive = "live"
