@@ -15,3 +15,10 @@ func (s *Server) HoldLiveSlots() (release func()) {
 
 // LiveWaiting is how many /ws/live clients wait for a handshake slot.
 func (s *Server) LiveWaiting() int { return int(s.liveGate.waiting.Load()) }
+
+// HoldScanning counts a scanner's frame as being handled until the
+// returned function is called, as a scan in flight would.
+func (s *Server) HoldScanning() (release func()) {
+	s.scanning.Add(1)
+	return func() { s.scanning.Add(-1) }
+}

@@ -22,9 +22,34 @@ import (
 const liveReadLimit = 512
 
 // fanOutChunk is how many live clients the hub writes an update to (or
-// hands it to) before it yields (runtime.Gosched), so that a scanner's
-// goroutine readied meanwhile runs after at most a chunk of writes.
-const fanOutChunk = 128
+// hands it to) before it gives way to the scanners (giveWay) and yields
+// (runtime.Gosched): a scan that arrives during a fan-out waits for at
+// most a chunk of writes.
+const fanOutChunk = 32
+
+// fanOutPause bounds how long one broadcast gives way to scanners in all,
+// so that a steady stream of scans delays the board by at most that much
+// per update; fanOutPoll is how often it looks again meanwhile.
+const (
+	fanOutPause = 20 * time.Millisecond
+	fanOutPoll  = 100 * time.Microsecond
+)
+
+// giveWay waits, at most budget, while a scanner's frame is being handled:
+// each write to a live client costs a system call here and the client's
+// read (on loopback, in the same system call), CPU that a verdict — and
+// the Redis call behind it — would otherwise wait for. It returns how long
+// it waited.
+func (h *liveHub) giveWay(budget time.Duration) time.Duration {
+	if budget <= 0 || h.s.scanning.Load() == 0 {
+		return 0
+	}
+	start := time.Now()
+	for h.s.scanning.Load() > 0 && time.Since(start) < budget {
+		time.Sleep(fanOutPoll)
+	}
+	return time.Since(start)
+}
 
 // opLive is the store operation of the live stream in
 // crowdflow_store_errors_total.
@@ -246,8 +271,10 @@ func (h *liveHub) run(ctx context.Context) {
 	}
 	broadcast := func(m *websocket.PreparedMessage) {
 		n := 0
+		var paused time.Duration
 		for c := range clients {
 			if n++; n%fanOutChunk == 0 {
+				paused += h.giveWay(fanOutPause - paused)
 				runtime.Gosched()
 			}
 			if ok, err := c.writeDirect(m); ok {

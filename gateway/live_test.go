@@ -1025,3 +1025,29 @@ func TestLiveHandshakesInLine(t *testing.T) {
 	}
 	Eventually(t, "every waiting client joined", func() bool { return env.liveClients(t) == waiting })
 }
+
+// TestLiveGivesWayBounded: the fan-out gives way to scanners' frames being
+// handled, but for a bounded time per update: with a frame held in flight
+// for good, every live client still gets the update.
+func TestLiveGivesWayBounded(t *testing.T) {
+	t.Parallel()
+	env := MustEnv(t, Options{Tune: fastLive})
+	const clients = 70 // more than two chunks of the fan-out
+	live := make([]*LiveClient, clients)
+	for i := range live {
+		live[i] = env.MustLive(t, "")
+		if m := live[i].Read(); m.Type != "snapshot" {
+			t.Fatalf("first message %.100s, want the snapshot", m.Raw)
+		}
+	}
+	scanner := env.MustScanner(t, token.Scanner, "MAIN-1")
+	release := env.Server.HoldScanning()
+	defer release()
+	scanner.MustTally("stage", 1)
+	seq := env.StoreSeq(t)
+	for i, c := range live {
+		if ms := c.Until(seq); len(ms) == 0 || ms[len(ms)-1].Seq < seq {
+			t.Fatalf("live client %d did not get the update %d while a scanner's frame was in flight", i, seq)
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -54,6 +55,10 @@ type Server struct {
 	// scanners counts the /ws/scan connections per token and address.
 	scanners *connLimits
 	liveGate *liveGate // /ws/live handshakes, a few at a time
+	// scanning counts the scanners' frames being handled (read, judged,
+	// stored, the answer queued): the live fan-out gives way while it is
+	// above 0.
+	scanning atomic.Int64
 
 	// storeCtx is the parent of every store call made for a device. It
 	// outlives Run's context, so scans read before a shutdown are still
