@@ -35,6 +35,13 @@ const (
 	fanOutPoll  = 100 * time.Microsecond
 )
 
+// liveDirectMax is the largest update the hub writes itself: an empty
+// socket buffer holds it whole (Linux's default starts at 16 KiB), so the
+// write never waits for the client's acknowledgements. Larger ones (and
+// the snapshots sent after the store went back) go through the clients'
+// writer goroutines.
+const liveDirectMax = 4096
+
 // giveWay waits, at most budget, while a scanner's frame is being handled:
 // each write to a live client costs a system call here and the client's
 // read (on loopback, in the same system call), CPU that a verdict — and
@@ -62,6 +69,7 @@ type livePublish struct {
 	state *board.State
 	prev  int64 // the seq of the previous broadcast (or of the first state)
 	msg   *websocket.PreparedMessage
+	size  int  // msg's length, encoded
 	reset bool // the store went back: a snapshot for everyone, the ring emptied
 }
 
@@ -269,7 +277,9 @@ func (h *liveHub) run(ctx context.Context) {
 			h.s.log.Warn(why, "subject", c.subject, "remote", c.remote)
 		}
 	}
-	broadcast := func(m *websocket.PreparedMessage) {
+	// broadcast sends m to every client; direct lets the hub write it
+	// itself to the idle ones (liveClient.writeDirect).
+	broadcast := func(m *websocket.PreparedMessage, direct bool) {
 		n := 0
 		var paused time.Duration
 		for c := range clients {
@@ -277,7 +287,7 @@ func (h *liveHub) run(ctx context.Context) {
 				paused += h.giveWay(fanOutPause - paused)
 				runtime.Gosched()
 			}
-			if ok, err := c.writeDirect(m); ok {
+			if ok, err := c.writeDirect(m, direct); ok {
 				if err != nil {
 					why := "" // gone: its reader says so too
 					if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
@@ -313,8 +323,8 @@ func (h *liveHub) run(ctx context.Context) {
 			switch {
 			case p.reset:
 				ring, lastSeq = ring[:0], p.state.Seq
-				snap = prepare(h.s, cur.Snapshot())
-				broadcast(snap)
+				snap, _ = prepare(h.s, cur.Snapshot())
+				broadcast(snap, false) // large: through the writers
 				continue
 			case p.msg == nil:
 				continue
@@ -324,7 +334,7 @@ func (h *liveHub) run(ctx context.Context) {
 				ring = slices.Delete(ring, 0, n)
 			}
 			lastSeq = p.state.Seq
-			broadcast(p.msg)
+			broadcast(p.msg, p.size <= liveDirectMax)
 		case j := <-h.join:
 			var backlog []*websocket.PreparedMessage
 			if j.resume && cur != nil && j.since <= cur.Seq {
@@ -332,7 +342,7 @@ func (h *liveHub) run(ctx context.Context) {
 			}
 			if backlog == nil {
 				if snap == nil {
-					snap = prepare(h.s, cur.Snapshot())
+					snap, _ = prepare(h.s, cur.Snapshot())
 				}
 				backlog = []*websocket.PreparedMessage{snap}
 			}
@@ -370,8 +380,9 @@ func missed(ring []ringEntry, lastSeq, since int64) []*websocket.PreparedMessage
 	return out
 }
 
-// prepare encodes a live message once for every client.
-func prepare(s *Server, m board.Message) *websocket.PreparedMessage {
+// prepare encodes a live message once for every client, and returns its
+// length.
+func prepare(s *Server, m board.Message) (*websocket.PreparedMessage, int) {
 	b, err := json.Marshal(m)
 	if err != nil {
 		s.log.Error("encode live message", "err", err)
@@ -381,5 +392,5 @@ func prepare(s *Server, m board.Message) *websocket.PreparedMessage {
 	if err != nil {
 		s.log.Error("prepare live message", "err", err)
 	}
-	return pm
+	return pm, len(b)
 }

@@ -40,19 +40,19 @@ type liveClient struct {
 
 func (c *liveClient) cut() { _ = c.ws.NetConn().Close() }
 
-// writeDirect writes m now if the client is idle — its writer goroutine
-// has nothing queued and is not writing, and its socket holds nothing
-// unacknowledged (unsent) — and reports whether it did (ok) and the
-// write's error. The hub calls it for each client of a broadcast: one
-// goroutine writes the update to every idle client, rather than readying
-// one writer goroutine per client (thousands in the run queues, ahead of a
-// scanner's reader that the network has just readied). An idle client's
-// socket has room for an update, so the write does not wait for the
-// client; one that is behind, or whose socket cannot tell, gets it through
-// its writer goroutine, which may wait (WriteWait) without holding up the
-// others.
-func (c *liveClient) writeDirect(m *websocket.PreparedMessage) (ok bool, err error) {
-	if c.queued.Load() != 0 || !c.wmu.TryLock() {
+// writeDirect writes m now if direct (m is small: liveDirectMax) and the
+// client is idle — its writer goroutine has nothing queued and is not
+// writing, and its socket holds nothing unacknowledged (unsent) — and
+// reports whether it did (ok) and the write's error. The hub calls it for
+// each client of a broadcast: one goroutine writes the update to every
+// idle client, rather than readying one writer goroutine per client
+// (thousands in the run queues, ahead of a scanner's reader that the
+// network has just readied). An idle client's socket has room for a small
+// update, so the write does not wait for the client; one that is behind,
+// or whose socket cannot tell, gets it through its writer goroutine, which
+// may wait (WriteWait) without holding up the others.
+func (c *liveClient) writeDirect(m *websocket.PreparedMessage, direct bool) (ok bool, err error) {
+	if !direct || c.queued.Load() != 0 || !c.wmu.TryLock() {
 		return false, nil
 	}
 	defer c.wmu.Unlock()
