@@ -1,9 +1,12 @@
 package main
 
 import (
+	"bufio"
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -665,24 +668,126 @@ type watchers struct {
 	dials     atomic.Int64
 }
 
+// watchersChildEnv, when set ("url n secret-hex"), makes the test binary a
+// child that only runs n live clients of url (watchersChild); watchersInproc,
+// set to 1, keeps them in the test's process, beside the gateway.
+const (
+	watchersChildEnv = "CROWDFLOW_DRILL_WATCHERS"
+	watchersInproc   = "CROWDFLOW_DRILL_WATCHERS_INPROC"
+)
+
+func init() {
+	if spec := os.Getenv(watchersChildEnv); spec != "" {
+		os.Exit(watchersChild(spec))
+	}
+}
+
+// startWatchers runs n live clients of the gateway at base, each dialling
+// again whenever its connection ends, until t ends. They run in a child
+// process (the test binary again): in the test's process, thousands of
+// clients' goroutines would share the gateway's Go scheduler and network
+// poller, and the scanners' verdicts would wait behind them — the drill's
+// cost, not the gateway's. The child still shares the machine's cores.
+// With CROWDFLOW_DRILL_WATCHERS_INPROC=1 they run in this process.
 func startWatchers(t *testing.T, f *fair, base string, n int) *watchers {
 	t.Helper()
 	w := &watchers{stop: make(chan struct{})}
 	url := "ws" + strings.TrimPrefix(base, "http") + "/ws/live"
+	if os.Getenv(watchersInproc) == "1" {
+		w.start(url, f.secret, n)
+		t.Cleanup(func() {
+			close(w.stop)
+			w.wg.Wait()
+		})
+		return w
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(exe)
+	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s %d %x", watchersChildEnv, url, n, f.secret))
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	read := make(chan struct{})
+	go func() { // "connected dials", every 20 ms
+		defer close(read)
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			var c, d int64
+			if _, err := fmt.Sscanf(sc.Text(), "%d %d", &c, &d); err == nil {
+				w.connected.Store(c)
+				w.dials.Store(d)
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		_ = stdin.Close() // the child's cue to close its clients and end
+		<-read
+		if err := cmd.Wait(); err != nil {
+			t.Errorf("live clients' child: %v", err)
+		}
+	})
+	return w
+}
+
+// start runs n live clients of url, with security tokens signed by secret.
+func (w *watchers) start(url string, secret []byte, n int) {
 	for i := range n {
 		now := time.Now()
-		tok, err := token.Sign(f.secret, token.Claims{Role: token.Security, Subject: fmt.Sprintf("board-%04d", i),
+		tok, err := token.Sign(secret, token.Claims{Role: token.Security, Subject: fmt.Sprintf("board-%04d", i),
 			Issued: now.Unix(), Expires: now.Add(time.Hour).Unix()})
 		if err != nil {
-			t.Fatal(err)
+			panic(err) // a fixed claim set: cannot fail
 		}
 		w.wg.Go(func() { w.watch(url, tok) })
 	}
-	t.Cleanup(func() {
-		close(w.stop)
-		w.wg.Wait()
-	})
-	return w
+}
+
+// watchersChild runs startWatchers' clients in the child process: it
+// prints how many are connected and how many dials they made every 20 ms,
+// and closes them when its stdin ends. It returns the exit code.
+func watchersChild(spec string) int {
+	f := strings.Fields(spec)
+	var n int
+	var secret []byte
+	if len(f) == 3 {
+		n, _ = strconv.Atoi(f[1])
+		secret, _ = hex.DecodeString(f[2])
+	}
+	if n <= 0 || len(secret) == 0 {
+		fmt.Fprintf(os.Stderr, "%s=%q: want url clients secret-hex\n", watchersChildEnv, spec)
+		return 2
+	}
+	w := &watchers{stop: make(chan struct{})}
+	w.start(f[0], secret, n)
+	ended := make(chan struct{})
+	go func() {
+		_, _ = io.Copy(io.Discard, os.Stdin)
+		close(ended)
+	}()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		fmt.Printf("%d %d\n", w.connected.Load(), w.dials.Load())
+		select {
+		case <-tick.C:
+		case <-ended:
+			close(w.stop)
+			w.wg.Wait()
+			return 0
+		}
+	}
 }
 
 func (w *watchers) watch(url, tok string) {

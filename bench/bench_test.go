@@ -103,7 +103,7 @@ func TestGatewayScansAreAcceptedEntries(t *testing.T) {
 func TestLiveClientsSeeEveryScan(t *testing.T) {
 	g := mustGateway(t)
 	const clients = 7
-	got, err := g.live(clients, 500*time.Millisecond, true)
+	got, err := g.live(clients, 500*time.Millisecond, true, true, "")
 	if err != nil {
 		t.Fatal(err) // a client that misses a scan, or sees seq go down, is an error
 	}

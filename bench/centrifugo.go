@@ -181,9 +181,10 @@ type centrifugoResult struct {
 	rss      int64  // Centrifugo's resident set growth once every client has its connect push
 }
 
-// centrifugoLive runs one load: a fresh Centrifugo, clients clients, a
-// publication every 1/liveRate for d, each timed to every client.
-func centrifugoLive(bin, root string, clients int, d time.Duration) (centrifugoResult, error) {
+// centrifugoLive runs one load: a fresh Centrifugo, clients clients (in a
+// child process unless inproc), a publication every 1/liveRate for d, each
+// timed to every client.
+func centrifugoLive(bin, root string, clients int, d time.Duration, inproc bool) (centrifugoResult, error) {
 	res := centrifugoResult{clients: clients}
 	c, err := startCentrifugo(bin)
 	if err != nil {
@@ -195,14 +196,20 @@ func centrifugoLive(bin, root string, clients int, d time.Duration) (centrifugoR
 		return res, err
 	}
 	tok := centrifugoToken()
-	ws, err := dialMany(clients, func() (*watcher, error) { return dialCentrifugo(c.addr, tok, root) })
-	if err != nil {
+	var cs clientSet
+	if inproc {
+		ws, err := dialMany(clients, func() (*watcher, error) { return dialCentrifugo(c.addr, tok, root) })
+		if err != nil {
+			return res, err
+		}
+		cs = localClients(ws)
+	} else if cs, err = startClients(kindCentrifugo, c.addr, tok, root, clients); err != nil {
 		return res, err
 	}
 	closed := false
 	defer func() {
 		if !closed {
-			closeWatchers(ws)
+			cs.close()
 		}
 	}()
 	after, err := c.rss()
@@ -244,7 +251,11 @@ func centrifugoLive(bin, root string, clients int, d time.Duration) (centrifugoR
 	elapsed := max(time.Since(start), time.Duration(float64(n)/liveRate*float64(time.Second)))
 	res.publish = percentiles(calls, elapsed, 1)
 	closed = true
-	lat, err := deliveries(ws, 0, sent)
+	arrivals, err := cs.collect(n)
+	if err != nil {
+		return res, fmt.Errorf("centrifugo clients: %w", err)
+	}
+	lat, err := deliveries(arrivals, 0, sent)
 	if err != nil {
 		return res, fmt.Errorf("centrifugo clients: %w", err)
 	}
@@ -268,7 +279,7 @@ func centrifugoRows(o options, root string, live []liveResult) ([]row, []centrif
 		if clients == 0 {
 			continue
 		}
-		r, err := centrifugoLive(bin, root, clients, o.liveFor)
+		r, err := centrifugoLive(bin, root, clients, o.liveFor, o.liveInproc)
 		if err != nil {
 			return rows, res, fmt.Sprintf("Centrifugo with %d clients: not measured: %v", clients, err)
 		}

@@ -1,18 +1,15 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -39,8 +36,8 @@ const (
 	// liveCatchUp bounds the wait, after the last scan, for every client
 	// to see it: a client that has not by then is an error.
 	liveCatchUp = 15 * time.Second
-	// liveChildEnv, when set ("addr clients root token"), makes the process
-	// a child that only holds live clients for the gateway's memory figure.
+	// liveChildEnv, when set ("kind addr clients root token"), makes the
+	// process a child that only holds live clients (liveclients.go).
 	liveChildEnv = "CROWDFLOW_BENCH_LIVE_CHILD"
 	// g4Budget is goal G4's memory per dashboard client: 256 MiB for 2,000.
 	g4Budget = 256 << 20 / 2000
@@ -368,14 +365,20 @@ type liveResult struct {
 	server, client memory // clients in a child process: the gateway alone, and the child
 	plain          int64  // the gateway alone: resident set growth with no forced collection
 	dial           time.Duration
+	inproc         bool // the clients ran in this process (-live-inproc)
 }
 
-// live opens clients live clients on g, measures what they hold, sends
-// scans at liveRate for d and times each one to every client; then it
-// measures the gateway alone with the clients in a child process (unless
+// live opens clients live clients on g, sends scans at liveRate for d and
+// times each one to every client. By default (inproc false) the clients
+// run in a child process, and the memory figures are the gateway's
+// (this process) and the child's. With inproc they run in this process,
+// whose growth then counts both ends of every connection; the gateway
+// alone is then measured afterwards with the clients in a child (unless
 // noChild).
-func (g *gatewayBench) live(clients int, d time.Duration, noChild bool) (liveResult, error) {
-	res := liveResult{clients: clients}
+// With memProfile, it writes a heap profile of this process there once the
+// clients have their snapshot.
+func (g *gatewayBench) live(clients int, d time.Duration, inproc, noChild bool, memProfile string) (liveResult, error) {
+	res := liveResult{clients: clients, inproc: inproc}
 	tok, err := liveToken(g.secret)
 	if err != nil {
 		return res, err
@@ -392,25 +395,48 @@ func (g *gatewayBench) live(clients int, d time.Duration, noChild bool) (liveRes
 	}
 	defer sc.close()
 
-	if res.before, err = memNow(); err != nil {
-		return res, err
-	}
+	var cs clientSet
 	t0 := time.Now()
-	ws, err := dialWatchers(g.addr, tok, root, clients)
-	if err != nil {
-		return res, err
+	switch {
+	case clients == 0:
+	case inproc:
+		if res.before, err = memNow(); err != nil {
+			return res, err
+		}
+		t0 = time.Now()
+		ws, err := dialWatchers(g.addr, tok, root, clients)
+		if err != nil {
+			return res, err
+		}
+		cs = localClients(ws)
+		if res.after, err = memNow(); err != nil {
+			cs.close()
+			return res, err
+		}
+		res.mem = res.after.sub(res.before)
+	default:
+		var cc *childClients
+		cc, res.server, res.client, res.plain, err = g.liveChild(tok, root, clients)
+		if err != nil {
+			return res, err
+		}
+		cs = cc
 	}
 	res.dial = time.Since(t0)
-	closed := false
+	if memProfile != "" && clients > 0 {
+		if err := writeHeapProfile(memProfile); err != nil {
+			if cs != nil {
+				cs.close()
+			}
+			return res, err
+		}
+	}
+	collected := false
 	defer func() {
-		if !closed {
-			closeWatchers(ws)
+		if cs != nil && !collected {
+			cs.close()
 		}
 	}()
-	if res.after, err = memNow(); err != nil {
-		return res, err
-	}
-	res.mem = res.after.sub(res.before)
 
 	// The scans: one scanner, one scan at a time, scan k due at
 	// start + k/liveRate; each timed from when it was sent.
@@ -437,58 +463,44 @@ func (g *gatewayBench) live(clients int, d time.Duration, noChild bool) (liveRes
 		return res, nil // the verdicts with nobody watching: nothing to deliver, nothing held
 	}
 	// Every client must see every scan.
-	closed = true
-	lat, err := deliveries(ws, e0, sent)
+	collected = true
+	arrivals, err := cs.collect(e0 + n)
+	if err != nil {
+		return res, fmt.Errorf("live clients: %w", err)
+	}
+	lat, err := deliveries(arrivals, e0, sent)
 	if err != nil {
 		return res, fmt.Errorf("live clients: %w", err)
 	}
 	res.dashboard = percentiles(lat, elapsed, clients)
 	res.dashboard.rps = float64(n) / elapsed.Seconds()
-	if noChild {
+	if !inproc || noChild {
 		return res, nil
 	}
-	res.server, res.client, res.plain, err = g.liveChild(tok, root, clients)
-	return res, err
+	cc, server, client, plain, err := g.liveChild(tok, root, clients)
+	if err != nil {
+		return res, err
+	}
+	res.server, res.client, res.plain = server, client, plain
+	return res, cc.end()
 }
 
-// deliveries waits (at most liveCatchUp) until every client has seen the
-// root zone's entries reach base+len(sent), closes them all, and returns
-// every sample: for each client and each message k (the one that made the
-// entries base+k+1), when the client read it (or a later one) minus
-// sent[k].
-func deliveries(ws []*watcher, base int, sent []int64) ([]time.Duration, error) {
+// deliveries returns every sample of clients' arrivals: for each client
+// and each message k (the one that made the root zone's entries base+k+1),
+// when the client read it (or a later one) minus sent[k].
+func deliveries(arrivals [][]arrival, base int, sent []int64) ([]time.Duration, error) {
 	n := len(sent)
-	for deadline := time.Now().Add(liveCatchUp); ; time.Sleep(20 * time.Millisecond) {
-		behind := 0
-		for _, w := range ws {
-			if w.last.Load() < int64(base+n) {
-				behind++
-			}
-		}
-		if behind == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			closeWatchers(ws)
-			return nil, fmt.Errorf("%d of %d clients did not see the entries reach %d within %s of the last message (first error: %v)",
-				behind, len(ws), base+n, liveCatchUp, firstWatcherErr(ws))
-		}
-	}
-	closeWatchers(ws)
-	if err := firstWatcherErr(ws); err != nil {
-		return nil, err
-	}
-	lat := make([]time.Duration, 0, n*len(ws))
-	for i, w := range ws {
+	lat := make([]time.Duration, 0, n*len(arrivals))
+	for i, a := range arrivals {
 		j := 0
 		for k := range n {
-			for j < len(w.arrivals) && w.arrivals[j].entries < base+k+1 {
+			for j < len(a) && a[j].entries < base+k+1 {
 				j++
 			}
-			if j == len(w.arrivals) {
+			if j == len(a) {
 				return nil, fmt.Errorf("client %d: nothing covers message %d", i, k)
 			}
-			lat = append(lat, time.Duration(w.arrivals[j].at-sent[k]))
+			lat = append(lat, time.Duration(a[j].at-sent[k]))
 		}
 	}
 	return lat, nil
@@ -507,120 +519,35 @@ func firstWatcherErr(ws []*watcher) error {
 	return nil
 }
 
-// liveChild holds clients live clients in a child process (this program
-// again, with liveChildEnv set) and returns what this process, the gateway,
-// and the child grew by once they are all connected and have their
-// snapshot.
-func (g *gatewayBench) liveChild(tok, root string, clients int) (server, client memory, plain int64, err error) {
-	exe, err := os.Executable()
-	if err != nil {
-		return server, client, 0, err
-	}
+// liveChild holds clients live clients in a child process and returns
+// what this process, the gateway, and the child grew by once they are all
+// connected and have their snapshot (forced collections before and after),
+// and this process's resident set growth with no collection forced in
+// between (as Centrifugo's is measured). The child's clients are left
+// open for the caller.
+func (g *gatewayBench) liveChild(tok, root string, clients int) (*childClients, memory, memory, int64, error) {
 	before, err := memNow()
 	if err != nil {
-		return server, client, 0, err
+		return nil, memory{}, memory{}, 0, err
 	}
-	// The plain figure, measured as Centrifugo's is: resident set before
-	// and after, with no collection forced in between.
 	plainBefore, err := vmRSS("/proc/self/status")
 	if err != nil {
-		return server, client, 0, err
+		return nil, memory{}, memory{}, 0, err
 	}
-	cmd := exec.Command(exe)
-	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s %d %s %s", liveChildEnv, g.addr, clients, root, tok))
-	stdin, err := cmd.StdinPipe()
+	cc, err := startClients(kindCrowdflow, g.addr, tok, root, clients)
 	if err != nil {
-		return server, client, 0, err
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return server, client, 0, err
-	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		return server, client, 0, err
-	}
-	line := make(chan string, 1)
-	go func() {
-		s, _ := bufio.NewReader(stdout).ReadString('\n')
-		line <- s
-		_, _ = io.Copy(io.Discard, stdout)
-	}()
-	fail := func(err error) (memory, memory, int64, error) {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		return memory{}, memory{}, 0, fmt.Errorf("live child: %w: %s", err, strings.TrimSpace(stderr.String()))
-	}
-	var ready string
-	select {
-	case ready = <-line:
-	case <-time.After(2 * time.Minute):
-		return fail(errors.New("not ready within 2 minutes"))
-	}
-	var cb, ca memory
-	if _, err := fmt.Sscanf(ready, "ready %d %d %d %d %d %d", &cb.rss, &cb.heap, &cb.stack, &ca.rss, &ca.heap, &ca.stack); err != nil {
-		return fail(fmt.Errorf("said %q: %w", ready, err))
+		return nil, memory{}, memory{}, 0, err
 	}
 	plainAfter, err := vmRSS("/proc/self/status")
-	if err != nil {
-		return fail(err)
-	}
-	after, err := memNow()
-	if err != nil {
-		return fail(err)
-	}
-	stdin.Close() // the child's cue to close its clients and end
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err = <-done:
-	case <-time.After(30 * time.Second):
-		_ = cmd.Process.Kill()
-		err = errors.Join(errors.New("did not end within 30 s"), <-done)
-	}
-	if err != nil {
-		return memory{}, memory{}, 0, fmt.Errorf("live child: %w: %s", err, strings.TrimSpace(stderr.String()))
-	}
-	return after.sub(before), ca.sub(cb), plainAfter - plainBefore, nil
-}
-
-// liveChildMain is the child of liveChild: it connects the live clients,
-// says "ready" with its memory before and after, and closes them when its
-// stdin ends. It returns the exit code.
-func liveChildMain(spec string) int {
-	f := strings.Fields(spec)
-	if len(f) != 4 {
-		fmt.Fprintf(os.Stderr, "%s: %q, want addr clients root token\n", liveChildEnv, spec)
-		return 2
-	}
-	n, err := strconv.Atoi(f[1])
-	if err == nil {
-		_, err = raiseFDLimit(uint64(n) + fdSpare)
-	}
-	var before, after memory
-	if err == nil {
-		before, err = memNow()
-	}
-	var ws []*watcher
-	if err == nil {
-		ws, err = dialWatchers(f[0], f[3], f[2], n)
-	}
+	var after memory
 	if err == nil {
 		after, err = memNow()
 	}
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
+		cc.kill()
+		return nil, memory{}, memory{}, 0, err
 	}
-	fmt.Printf("ready %d %d %d %d %d %d\n", before.rss, before.heap, before.stack, after.rss, after.heap, after.stack)
-	_, _ = io.Copy(io.Discard, os.Stdin)
-	closeWatchers(ws)
-	if err := firstWatcherErr(ws); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	return 0
+	return cc, after.sub(before), cc.after.sub(cc.before), plainAfter - plainBefore, nil
 }
 
 // liveRows measures a fresh gateway on eng with each number of live
@@ -658,7 +585,7 @@ func liveRows(o options, eng ledger.Engine, paceRef result) ([]row, []liveResult
 	var res []liveResult
 	ref, base := refName, paceRef // of the verdict rows
 	for _, clients := range o.live {
-		r, err := g.live(clients, o.liveFor, false)
+		r, err := g.live(clients, o.liveFor, o.liveInproc, false, o.memProfile)
 		if err != nil {
 			return nil, nil, "", fmt.Errorf("%d live clients: %w", clients, err)
 		}
@@ -676,8 +603,8 @@ func liveRows(o options, eng ledger.Engine, paceRef result) ([]row, []liveResult
 		rows = append(rows,
 			row{what: vWhat, ref: ref, got: r.verdict, base: base},
 			row{what: dWhat, ref: "the same scans' /ws/scan verdict", got: r.dashboard, base: r.verdict,
-				note: fmt.Sprintf("%s: %d scans × %d clients = %d samples (every client saw every scan); the %d clients connected and read their snapshot in %.1f s.",
-					dWhat, r.verdict.n, clients, r.dashboard.n, clients, r.dial.Seconds())})
+				note: fmt.Sprintf("%s: %d scans × %d clients = %d samples (every client saw every scan); the %d clients, %s, connected and read their snapshot in %.1f s.",
+					dWhat, r.verdict.n, clients, r.dashboard.n, clients, where(o.liveInproc), r.dial.Seconds())})
 	}
 	entries, err := g.entries(context.Background())
 	if err != nil {
@@ -693,6 +620,28 @@ func liveRows(o options, eng ledger.Engine, paceRef result) ([]row, []liveResult
 	fdNote += fmt.Sprintf("; the machine's load average (1 min, %d cores) was %s as they began and %s as they ended",
 		runtime.NumCPU(), load0, loadAvg())
 	return rows, res, fdNote, nil
+}
+
+// writeHeapProfile writes this process's heap profile to path.
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	runtime.GC()
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// where says where the live clients ran.
+func where(inproc bool) string {
+	if inproc {
+		return "in the bench's process (-live-inproc)"
+	}
+	return "in a child process"
 }
 
 // loadAvg is the machine's 1-minute load average, "?" when unknown.
@@ -715,9 +664,13 @@ func renderMemory(res []liveResult, fdNote string) string {
 	b.WriteString("\n| live clients | RSS before → after (one process) | RSS / client, both ends | HeapInuse / client, both ends | stacks / client, both ends | RSS / client, gateway alone | HeapInuse / client, gateway alone | RSS / client, client process | reference: G4 budget / client | ratio (gateway alone) |\n")
 	b.WriteString("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 	for _, r := range res {
-		fmt.Fprintf(&b, "| %d | %s → %s | %s | %s | %s | %s | %s | %s | %s | %.2f |\n", r.clients,
-			mib(r.before.rss), mib(r.after.rss), kib(r.mem.rss, r.clients), kib(r.mem.heap, r.clients),
-			kib(r.mem.stack, r.clients), kib(r.server.rss, r.clients), kib(r.server.heap, r.clients),
+		before, one, heap, stack := "—", "—", "—", "—" // the clients ran in a child: no one-process figure
+		if r.inproc {
+			before = mib(r.before.rss) + " → " + mib(r.after.rss)
+			one, heap, stack = kib(r.mem.rss, r.clients), kib(r.mem.heap, r.clients), kib(r.mem.stack, r.clients)
+		}
+		fmt.Fprintf(&b, "| %d | %s | %s | %s | %s | %s | %s | %s | %s | %.2f |\n", r.clients,
+			before, one, heap, stack, kib(r.server.rss, r.clients), kib(r.server.heap, r.clients),
 			kib(r.client.rss, r.clients), kib(g4Budget, 1), float64(r.server.rss)/float64(r.clients)/g4Budget)
 	}
 	fmt.Fprintf(&b, "\n- Live clients: %s.\n", fdNote)

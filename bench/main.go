@@ -89,6 +89,12 @@ type options struct {
 	cf      bool          // measure Centrifugo beside the live rows (installing it the first time)
 	// liveTick is the gateways' coalescing window (gateway.Config.LiveTick).
 	liveTick time.Duration
+	// liveInproc runs the live clients of the latency rows in this process
+	// (as before issue 10's fan-out work) rather than in a child.
+	liveInproc bool
+	// memProfile is where to write a heap profile once the live clients
+	// of a row are connected ("" for none).
+	memProfile string
 	// reportScans are the scans in the log of the report rows, reportRuns
 	// the reports measured on it.
 	reportScans, reportRuns int
@@ -108,7 +114,9 @@ func run(args []string, stdout io.Writer) error {
 	fs.StringVar(&o.only, "only", "", "\"live\": only the live rows and their Centrifugo rows; \"closed\": only the gateway's closed loop and its reference (quicker runs)")
 	fs.BoolVar(&o.cf, "centrifugo", true, "measure Centrifugo "+centrifugoVersion+" beside the live rows (go install into the user's cache the first time)")
 	fs.DurationVar(&o.liveTick, "live-tick", gateway.DefaultLiveTick, "the gateways' live coalescing window (at most one update per window per client under load)")
+	fs.BoolVar(&o.liveInproc, "live-inproc", false, "run the live clients of the latency rows in the bench's own process, beside the gateway (the default: in a child process)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file (go tool pprof)")
+	fs.StringVar(&o.memProfile, "memprofile", "", "write a heap profile of the bench's process (the gateway) to this file once the live clients of the last live row have their snapshot (go tool pprof)")
 	traceFile := fs.String("trace", "", "write an execution trace of the run to this file (go tool trace)")
 	fs.IntVar(&o.reportScans, "report-scans", 1000000, "scans in the event log of the report rows")
 	fs.IntVar(&o.reportRuns, "report-runs", 20, "reports measured in each report row")

@@ -1,10 +1,12 @@
 package gateway
 
 import (
+	"context"
 	"crypto/sha256"
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 )
 
 // connLimits caps the concurrent connections of one token and from one
@@ -57,4 +59,36 @@ func (l *connLimits) take(r *http.Request) (release func(), err error) {
 			}
 		})
 	}, nil
+}
+
+// liveHandshakes bounds the /ws/live clients being let in at once: from
+// the token check to their first message written (the upgrade, the join,
+// the snapshot). A reconnect storm — thousands of boards back at once after
+// a restart — then readies a few goroutines at a time rather than
+// thousands, ahead of the scanners' in the run queues; the others wait,
+// parked, in line (FIFO). Scanners (/ws/scan) never wait for these slots.
+const liveHandshakes = 4
+
+// liveGate lets live clients in liveHandshakes at a time.
+type liveGate struct {
+	slots   chan struct{}
+	waiting atomic.Int64 // clients waiting for a slot (the tests read it)
+}
+
+func newLiveGate(n int) *liveGate { return &liveGate{slots: make(chan struct{}, n)} }
+
+// enter waits for a slot until ctx or stop ends, and returns the function
+// that frees it (idempotent), or false.
+func (g *liveGate) enter(ctx context.Context, stop <-chan struct{}) (func(), bool) {
+	g.waiting.Add(1)
+	defer g.waiting.Add(-1)
+	select {
+	case g.slots <- struct{}{}:
+	case <-ctx.Done():
+		return nil, false
+	case <-stop:
+		return nil, false
+	}
+	var once sync.Once
+	return func() { once.Do(func() { <-g.slots }) }, true
 }

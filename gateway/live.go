@@ -3,6 +3,8 @@ package gateway
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"net"
 	"runtime"
 	"slices"
 	"sync"
@@ -19,14 +21,42 @@ import (
 // answer pings and to close.
 const liveReadLimit = 512
 
-// fanOutChunk is how many live clients the hub hands an update to before it
-// yields (runtime.Gosched). Each hand-off readies the client's writer
-// goroutine; past the 256 a processor's run queue holds, they overflow into
-// the global queue, where a scanner's reader that the network has just
-// readied waits behind them all: thousands of writes before a verdict. In
-// chunks, the writers run from the local queue and the scanner's turn comes
-// after at most a chunk of them.
-const fanOutChunk = 128
+// fanOutChunk is how many live clients the hub writes an update to (or
+// hands it to) before it gives way to the scanners (giveWay) and yields
+// (runtime.Gosched): a scan that arrives during a fan-out waits for at
+// most a chunk of writes.
+const fanOutChunk = 32
+
+// fanOutPause bounds how long one broadcast gives way to scanners in all,
+// so that a steady stream of scans delays the board by at most that much
+// per update; fanOutPoll is how often it looks again meanwhile.
+const (
+	fanOutPause = 20 * time.Millisecond
+	fanOutPoll  = 100 * time.Microsecond
+)
+
+// liveDirectMax is the largest update the hub writes itself: an empty
+// socket buffer holds it whole (Linux's default starts at 16 KiB), so the
+// write never waits for the client's acknowledgements. Larger ones (and
+// the snapshots sent after the store went back) go through the clients'
+// writer goroutines.
+const liveDirectMax = 4096
+
+// giveWay waits, at most budget, while a scanner's frame is being handled:
+// each write to a live client costs a system call here and the client's
+// read (on loopback, in the same system call), CPU that a verdict — and
+// the Redis call behind it — would otherwise wait for. It returns how long
+// it waited.
+func (h *liveHub) giveWay(budget time.Duration) time.Duration {
+	if budget <= 0 || h.s.scanning.Load() == 0 {
+		return 0
+	}
+	start := time.Now()
+	for h.s.scanning.Load() > 0 && time.Since(start) < budget {
+		time.Sleep(fanOutPoll)
+	}
+	return time.Since(start)
+}
 
 // opLive is the store operation of the live stream in
 // crowdflow_store_errors_total.
@@ -39,6 +69,7 @@ type livePublish struct {
 	state *board.State
 	prev  int64 // the seq of the previous broadcast (or of the first state)
 	msg   *websocket.PreparedMessage
+	size  int  // msg's length, encoded
 	reset bool // the store went back: a snapshot for everyone, the ring emptied
 }
 
@@ -246,12 +277,28 @@ func (h *liveHub) run(ctx context.Context) {
 			h.s.log.Warn(why, "subject", c.subject, "remote", c.remote)
 		}
 	}
-	broadcast := func(m *websocket.PreparedMessage) {
+	// broadcast sends m to every client; direct lets the hub write it
+	// itself to the idle ones (liveClient.writeDirect).
+	broadcast := func(m *websocket.PreparedMessage, direct bool) {
 		n := 0
+		var paused time.Duration
 		for c := range clients {
 			if n++; n%fanOutChunk == 0 {
+				paused += h.giveWay(fanOutPause - paused)
 				runtime.Gosched()
 			}
+			if ok, err := c.writeDirect(m, direct); ok {
+				if err != nil {
+					why := "" // gone: its reader says so too
+					if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
+						why = "live client too slow: dropped"
+					}
+					remove(c, 0, why)
+					c.cut()
+				}
+				continue
+			}
+			c.queued.Add(1) // before the send: the writer takes it off after the write
 			select {
 			case c.send <- m:
 			default:
@@ -276,8 +323,8 @@ func (h *liveHub) run(ctx context.Context) {
 			switch {
 			case p.reset:
 				ring, lastSeq = ring[:0], p.state.Seq
-				snap = prepare(h.s, cur.Snapshot())
-				broadcast(snap)
+				snap, _ = prepare(h.s, cur.Snapshot())
+				broadcast(snap, false) // large: through the writers
 				continue
 			case p.msg == nil:
 				continue
@@ -287,7 +334,7 @@ func (h *liveHub) run(ctx context.Context) {
 				ring = slices.Delete(ring, 0, n)
 			}
 			lastSeq = p.state.Seq
-			broadcast(p.msg)
+			broadcast(p.msg, p.size <= liveDirectMax)
 		case j := <-h.join:
 			var backlog []*websocket.PreparedMessage
 			if j.resume && cur != nil && j.since <= cur.Seq {
@@ -295,10 +342,11 @@ func (h *liveHub) run(ctx context.Context) {
 			}
 			if backlog == nil {
 				if snap == nil {
-					snap = prepare(h.s, cur.Snapshot())
+					snap, _ = prepare(h.s, cur.Snapshot())
 				}
 				backlog = []*websocket.PreparedMessage{snap}
 			}
+			j.c.queued.Store(int64(len(backlog))) // the writer's first: no update before them
 			clients[j.c] = struct{}{}
 			h.s.metrics.liveClients.Inc()
 			j.reply <- backlog
@@ -332,8 +380,9 @@ func missed(ring []ringEntry, lastSeq, since int64) []*websocket.PreparedMessage
 	return out
 }
 
-// prepare encodes a live message once for every client.
-func prepare(s *Server, m board.Message) *websocket.PreparedMessage {
+// prepare encodes a live message once for every client, and returns its
+// length.
+func prepare(s *Server, m board.Message) (*websocket.PreparedMessage, int) {
 	b, err := json.Marshal(m)
 	if err != nil {
 		s.log.Error("encode live message", "err", err)
@@ -343,5 +392,5 @@ func prepare(s *Server, m board.Message) *websocket.PreparedMessage {
 	if err != nil {
 		s.log.Error("prepare live message", "err", err)
 	}
-	return pm
+	return pm, len(b)
 }

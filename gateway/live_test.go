@@ -851,6 +851,14 @@ func TestLiveCoalesced(t *testing.T) {
 		t.Fatalf("first message: %.200s", m.Raw)
 	}
 	scanner := env.MustScanner(t, token.Scanner, "MAIN-1")
+	// The scanner's gate comes online in an update of its own (time alone,
+	// at the next refresh): read it first, so that it is not taken for
+	// the tally's.
+	for {
+		if g := live.Read().Gate("MAIN-1"); g != nil && g.Online {
+			break
+		}
+	}
 	scanner.MustTally("stage", 1)
 	first := env.StoreSeq(t)
 	if m := live.Read(); m.Type != "update" || m.Seq != first || m.Zone("stage").Tally != 1 {
@@ -964,5 +972,82 @@ func TestLiveDayClosed(t *testing.T) {
 	}
 	if m := env.MustLive(t, "").Read(); !strings.Contains(m.Raw, `"closed":{"day":"2025-09-17"`) {
 		t.Errorf("a snapshot after the closing: %.300s", m.Raw)
+	}
+}
+
+// TestLiveHandshakesInLine: live clients are let in a few at a time (a
+// reconnect storm readies a few goroutines, not thousands); while every
+// slot is taken the others wait in line, a scanner still connects and is
+// answered at once, and once the slots are free every waiting client gets
+// its snapshot.
+func TestLiveHandshakesInLine(t *testing.T) {
+	t.Parallel()
+	env := MustEnv(t, Options{Tune: fastLive})
+	sec := env.MustToken(t, token.Security)
+	release := env.Server.HoldLiveSlots()
+	const waiting = 3
+	type dialed struct {
+		m   LiveMsg
+		err error
+	}
+	got := make(chan dialed, waiting)
+	for range waiting {
+		go func() {
+			ws, _, err := env.DialLive(sec, "", nil)
+			if err != nil {
+				got <- dialed{err: err}
+				return
+			}
+			t.Cleanup(func() { _ = ws.Close() })
+			m, err := (&LiveClient{tb: t, ws: ws}).Next()
+			got <- dialed{m: m, err: err}
+		}()
+	}
+	Eventually(t, "the live clients waiting for a slot", func() bool { return env.Server.LiveWaiting() == waiting })
+	// The scan path does not wait for the live clients' slots.
+	scanner := env.MustScanner(t, token.Scanner, "MAIN-1")
+	scanner.MustTally("stage", 1) // answered: accepted
+	if n := env.liveClients(t); n != 0 {
+		t.Errorf("%d live clients joined while every slot was taken, want 0", n)
+	}
+	if n := env.Server.LiveWaiting(); n != waiting {
+		t.Errorf("%d live clients waiting, want %d", n, waiting)
+	}
+	release()
+	for range waiting {
+		d := <-got
+		if d.err != nil || d.m.Type != "snapshot" {
+			t.Fatalf("a waiting live client, once let in: %v, first message %.100s; want its snapshot", d.err, d.m.Raw)
+		}
+	}
+	if n := env.Server.LiveWaiting(); n != 0 {
+		t.Errorf("%d live clients still waiting, want 0", n)
+	}
+	Eventually(t, "every waiting client joined", func() bool { return env.liveClients(t) == waiting })
+}
+
+// TestLiveGivesWayBounded: the fan-out gives way to scanners' frames being
+// handled, but for a bounded time per update: with a frame held in flight
+// for good, every live client still gets the update.
+func TestLiveGivesWayBounded(t *testing.T) {
+	t.Parallel()
+	env := MustEnv(t, Options{Tune: fastLive})
+	const clients = 70 // more than two chunks of the fan-out
+	live := make([]*LiveClient, clients)
+	for i := range live {
+		live[i] = env.MustLive(t, "")
+		if m := live[i].Read(); m.Type != "snapshot" {
+			t.Fatalf("first message %.100s, want the snapshot", m.Raw)
+		}
+	}
+	scanner := env.MustScanner(t, token.Scanner, "MAIN-1")
+	release := env.Server.HoldScanning()
+	defer release()
+	scanner.MustTally("stage", 1)
+	seq := env.StoreSeq(t)
+	for i, c := range live {
+		if ms := c.Until(seq); len(ms) == 0 || ms[len(ms)-1].Seq < seq {
+			t.Fatalf("live client %d did not get the update %d while a scanner's frame was in flight", i, seq)
+		}
 	}
 }

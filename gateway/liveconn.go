@@ -4,6 +4,8 @@ import (
 	"context"
 	"net/http"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -24,9 +26,45 @@ type liveClient struct {
 	// the writer sends (0: none).
 	closeCode  int
 	readerDone chan struct{}
+
+	// wmu is held around every data write (gorilla allows one writer at a
+	// time): by the writer goroutine, or by the hub when it writes an
+	// update itself (broadcast).
+	wmu sync.Mutex
+	// queued counts the messages handed to the writer goroutine (the
+	// backlog, the updates on send) that it has not written yet. The hub
+	// writes an update itself only when it is 0, so that no update
+	// overtakes one queued before it; only the hub adds to it.
+	queued atomic.Int64
 }
 
 func (c *liveClient) cut() { _ = c.ws.NetConn().Close() }
+
+// writeDirect writes m now if direct (m is small: liveDirectMax) and the
+// client is idle — its writer goroutine has nothing queued and is not
+// writing, and its socket holds nothing unacknowledged (unsent) — and
+// reports whether it did (ok) and the write's error. The hub calls it for
+// each client of a broadcast: one goroutine writes the update to every
+// idle client, rather than readying one writer goroutine per client
+// (thousands in the run queues, ahead of a scanner's reader that the
+// network has just readied). An idle client's socket has room for a small
+// update, so the write does not wait for the client; one that is behind,
+// or whose socket cannot tell, gets it through its writer goroutine, which
+// may wait (WriteWait) without holding up the others.
+func (c *liveClient) writeDirect(m *websocket.PreparedMessage, direct bool) (ok bool, err error) {
+	if !direct || c.queued.Load() != 0 || !c.wmu.TryLock() {
+		return false, nil
+	}
+	defer c.wmu.Unlock()
+	if c.queued.Load() != 0 {
+		return false, nil
+	}
+	if n, known := unsent(c.ws.NetConn()); !known || n > 0 {
+		return false, nil
+	}
+	_ = c.ws.SetWriteDeadline(time.Now().Add(c.s.cfg.WriteWait))
+	return true, c.ws.WritePreparedMessage(m)
+}
 
 // serveLive is GET /ws/live (CONTRACT §4): the token must allow token.Live;
 // the origin is checked as for /ws/scan. ?since=SEQ resumes.
@@ -51,31 +89,52 @@ func (s *Server) serveLive(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	if !s.hub.addConn() {
+	admitted, ok := s.liveGate.enter(r.Context(), s.hub.done)
+	if !ok {
 		writeError(w, newProblem(errUnavailable, "The gateway is shutting down: connect again."))
 		return
 	}
-	defer s.hub.conns.Done()
-	ws, err := s.up.Upgrade(w, r, nil)
+	if !s.hub.addConn() {
+		admitted()
+		writeError(w, newProblem(errUnavailable, "The gateway is shutting down: connect again."))
+		return
+	}
+	ws, err := s.liveUp.Upgrade(w, r, nil)
 	if err != nil {
+		admitted()
+		s.hub.conns.Done()
 		return // the upgrader has answered
 	}
 	c := &liveClient{s: s, ws: ws, subject: claims.Subject, remote: r.RemoteAddr, expires: claims.Expires,
 		send: make(chan *websocket.PreparedMessage, s.cfg.LiveSendBuffer), readerDone: make(chan struct{})}
+	// The connection goes on in a goroutine of its own and this handler
+	// returns, so that net/http lets go of the request and of its
+	// buffered reader and writer (8 KiB a client, for as long as the
+	// client watches).
+	go c.run(claims.Role, since, resume, admitted)
+}
+
+// run is the live client's connection once upgraded: it joins the hub,
+// starts the writer (which frees the handshake slot, admitted, once the
+// first messages are out), reads until the connection ends, and leaves.
+func (c *liveClient) run(role token.Role, since int64, resume bool, admitted func()) {
+	s := c.s
+	defer s.hub.conns.Done()
+	defer admitted() // unless the writer did
 	reply := make(chan []*websocket.PreparedMessage, 1)
 	select {
 	case s.hub.join <- liveJoin{c: c, since: since, resume: resume, reply: reply}:
 	case <-s.hub.done:
-		_ = ws.WriteControl(websocket.CloseMessage,
+		_ = c.ws.WriteControl(websocket.CloseMessage,
 			websocket.FormatCloseMessage(websocket.CloseGoingAway, "server shutting down"), time.Now().Add(s.cfg.WriteWait))
-		_ = ws.Close()
+		_ = c.ws.Close()
 		return
 	}
 	backlog := <-reply
-	s.log.Info("live client connected", "subject", c.subject, "role", claims.Role, "remote", c.remote,
+	s.log.Info("live client connected", "subject", c.subject, "role", role, "remote", c.remote,
 		"resume", resume, "since", since)
 	writerDone := make(chan struct{})
-	go c.write(backlog, writerDone)
+	go c.write(backlog, admitted, writerDone)
 	c.read()
 	close(c.readerDone)
 	select {
@@ -132,14 +191,20 @@ func (c *liveClient) read() {
 }
 
 // write is the live client's writer: first the backlog (a snapshot or the
-// missed updates), then what the hub sends, with pings; when the hub closes
+// missed updates), after which it frees the client's handshake slot
+// (admitted), then what the hub sends, with pings; when the hub closes
 // send it says goodbye.
-func (c *liveClient) write(backlog []*websocket.PreparedMessage, done chan<- struct{}) {
+func (c *liveClient) write(backlog []*websocket.PreparedMessage, admitted func(), done chan<- struct{}) {
 	defer close(done)
+	defer admitted()
 	cfg := c.s.cfg
 	put := func(m *websocket.PreparedMessage) bool {
+		c.wmu.Lock()
+		defer c.wmu.Unlock()
 		_ = c.ws.SetWriteDeadline(time.Now().Add(cfg.WriteWait))
-		if err := c.ws.WritePreparedMessage(m); err != nil {
+		err := c.ws.WritePreparedMessage(m)
+		c.queued.Add(-1)
+		if err != nil {
 			c.cut()
 			return false
 		}
@@ -151,6 +216,7 @@ func (c *liveClient) write(backlog []*websocket.PreparedMessage, done chan<- str
 			return
 		}
 	}
+	admitted()
 	ping := time.NewTicker(cfg.PingPeriod)
 	defer ping.Stop()
 	expiry := c.s.newExpiry(c.expires)

@@ -263,7 +263,7 @@ func (t *tailer) publish(ctx context.Context, fresh bool) {
 	st, prev, up := t.b.Build(now, online, reported)
 	p := livePublish{state: st, prev: prev}
 	if up != nil {
-		p.msg = prepare(h.s, *up)
+		p.msg, p.size = prepare(h.s, *up)
 	}
 	t.send(ctx, p)
 }

@@ -251,6 +251,8 @@ func (c *conn) fail(id string, err error) bool {
 // handle acts on one frame and queues its reply; false when the device is
 // dropped.
 func (c *conn) handle(typ int, data []byte) bool {
+	c.s.scanning.Add(1) // the live fan-out gives way meanwhile (liveHub.giveWay)
+	defer c.s.scanning.Add(-1)
 	if c.s.wall.Now().Unix() >= c.claims.Expires {
 		// Every message is authorised, not only the handshake.
 		c.closeCode, c.closeText, c.linger = websocket.ClosePolicyViolation, "token expired", true

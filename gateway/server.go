@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -46,12 +47,18 @@ type Server struct {
 	origins map[string]bool // canonical allowed origins
 	handler http.Handler
 	up      websocket.Upgrader
-	hub     *liveHub // the live stream; Run starts and stops it
+	liveUp  websocket.Upgrader // /ws/live's: smaller buffers
+	hub     *liveHub           // the live stream; Run starts and stops it
 	// instance names this gateway among those of the event, in the device
 	// reports it shares through the store.
 	instance string
 	// scanners counts the /ws/scan connections per token and address.
 	scanners *connLimits
+	liveGate *liveGate // /ws/live handshakes, a few at a time
+	// scanning counts the scanners' frames being handled (read, judged,
+	// stored, the answer queued): the live fan-out gives way while it is
+	// above 0.
+	scanning atomic.Int64
 
 	// storeCtx is the parent of every store call made for a device. It
 	// outlives Run's context, so scans read before a shutdown are still
@@ -123,8 +130,17 @@ func New(cfg Config, ev *event.Event, judge *admission.Judge, store Store, secre
 			writeError(w, newProblem(handshakeKind(status), "Websocket handshake: %v.", reason))
 		},
 	}
+	// A live client writes only prepared messages and control frames,
+	// which gorilla writes without its write buffer, and reads only pongs
+	// and the close: no write buffer held per client (a pool, never
+	// drawn from), and a read buffer the size of its read limit.
+	s.liveUp = s.up
+	s.liveUp.ReadBufferSize = liveReadLimit
+	s.liveUp.WriteBufferSize = 0
+	s.liveUp.WriteBufferPool = &sync.Pool{}
 	s.hub = newLiveHub(s)
 	s.scanners = newConnLimits(cfg.MaxScannersPerToken, cfg.MaxScannersPerAddress)
+	s.liveGate = newLiveGate(liveHandshakes)
 	s.handler = s.routes()
 	return s, nil
 }
