@@ -306,16 +306,23 @@ func (q *Queue) read(name string) (*queued, error) {
 	return &queued{seq: seq, name: name, item: it}, nil
 }
 
+// storable returns the item's id, checked to make a file name, and the frame to
+// store.
+func storable(it Item) (string, []byte, error) {
+	id := it.ID()
+	if !safeID.MatchString(id) {
+		return "", nil, fmt.Errorf("%w: id %q: want 1 to 64 letters, digits, - or _", ErrBadItem, id)
+	}
+	b, err := it.Frame()
+	return id, b, err
+}
+
 // Put stores it durably: a new item goes to the end of the queue; an item
 // whose id is queued already replaces it in place (the scanner marks a scan
 // it decided offline that way). It returns ErrQueueFull, without writing,
 // when a new item would pass the limit.
 func (q *Queue) Put(it Item) error {
-	id := it.ID()
-	if !safeID.MatchString(id) {
-		return fmt.Errorf("%w: id %q: want 1 to 64 letters, digits, - or _", ErrBadItem, id)
-	}
-	b, err := it.Frame()
+	id, b, err := storable(it)
 	if err != nil {
 		return err
 	}
@@ -375,11 +382,7 @@ func (q *Queue) write(name string, data []byte) error {
 // the two leaves both, sharing a sequence number; Open keeps one of them
 // (either is the same scan), so the scan is never sent twice.
 func (q *Queue) Replace(old string, it Item) error {
-	id := it.ID()
-	if !safeID.MatchString(id) {
-		return fmt.Errorf("%w: id %q: want 1 to 64 letters, digits, - or _", ErrBadItem, id)
-	}
-	b, err := it.Frame()
+	id, b, err := storable(it)
 	if err != nil {
 		return err
 	}

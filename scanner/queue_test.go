@@ -36,6 +36,16 @@ func tallyItem(id string, delta int) scanner.Item {
 	return scanner.Item{Tally: &wire.Tally{Type: wire.TypeTally, ID: id, Zone: "stage", Delta: delta, At: at0, Gate: "STAGE"}}
 }
 
+// mustPut queues a scan under each id, in order.
+func mustPut(tb testing.TB, q *scanner.Queue, ids ...string) {
+	tb.Helper()
+	for i, id := range ids {
+		if err := q.Put(scanItem(id, i)); err != nil {
+			tb.Fatal(err)
+		}
+	}
+}
+
 func ids(items []scanner.Item) string {
 	s := make([]string, len(items))
 	for i, it := range items {
@@ -115,11 +125,7 @@ func TestQueueSurvivesCrash(t *testing.T) {
 func TestQueueMarksOfflineInPlace(t *testing.T) {
 	dir := t.TempDir()
 	q := MustQueue(t, dir, 0)
-	for i, id := range []string{"A", "B", "C"} {
-		if err := q.Put(scanItem(id, i)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	mustPut(t, q, "A", "B", "C")
 	it, _ := q.Get("B")
 	if err := q.Put(it.AsOffline(checkin.AlreadyInside)); err != nil {
 		t.Fatal(err)
@@ -144,11 +150,7 @@ func TestQueueMarksOfflineInPlace(t *testing.T) {
 
 func TestQueueBound(t *testing.T) {
 	q := MustQueue(t, t.TempDir(), 3)
-	for i, id := range []string{"A", "B", "C"} {
-		if err := q.Put(scanItem(id, i)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	mustPut(t, q, "A", "B", "C")
 	err := q.Put(scanItem("D", 4))
 	if !errors.Is(err, scanner.ErrQueueFull) || !strings.Contains(err.Error(), "3 scans") {
 		t.Fatalf("a fourth scan in a queue of 3: %v, want ErrQueueFull saying how many wait", err)
@@ -269,11 +271,7 @@ func TestQueueLocked(t *testing.T) {
 func TestQueueReplace(t *testing.T) {
 	dir := t.TempDir()
 	q := MustQueue(t, dir, 0)
-	for i, id := range []string{"A", "B", "C"} {
-		if err := q.Put(scanItem(id, i)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	mustPut(t, q, "A", "B", "C")
 	b, _ := q.Get("B")
 	if err := q.Replace("B", b.WithID("B2")); err != nil {
 		t.Fatal(err)
@@ -296,11 +294,7 @@ func TestQueueReplace(t *testing.T) {
 func TestQueueReplaceCutShort(t *testing.T) {
 	dir := t.TempDir()
 	q := MustQueue(t, dir, 0)
-	for i, id := range []string{"A", "B", "C"} {
-		if err := q.Put(scanItem(id, i)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	mustPut(t, q, "A", "B", "C")
 	_ = q.Close()
 	// The crash: B's new file, under B's sequence number, beside B's.
 	frame, err := scanItem("B", 1).WithID("B2").Frame()
