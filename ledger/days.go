@@ -58,17 +58,13 @@ func (s *Store) CloseDay(ctx context.Context, date string, by string) ([]Closing
 
 // Closed reports the closing time of every closed day, by date.
 func (s *Store) Closed(ctx context.Context) (map[string]time.Time, error) {
-	res, err := s.eng.Eval(ctx, ReadScript, []string{s.keys.closed}, "day")
+	fields, err := s.readHash(ctx, s.keys.closed, "day")
 	if err != nil {
 		return nil, fmt.Errorf("read closed days: %w", err)
 	}
-	fields, err := stringList(res)
-	if err != nil {
-		return nil, fmt.Errorf("read closed days: %w", err)
-	}
-	out := make(map[string]time.Time, len(fields)/2)
-	for i := 0; i+1 < len(fields); i += 2 {
-		out[fields[i]] = fromMillis(fields[i+1])
+	out := make(map[string]time.Time, len(fields))
+	for date, at := range fields {
+		out[date] = fromMillis(at)
 	}
 	return out, nil
 }

@@ -44,7 +44,7 @@ local id, device, gate, gz, dir, ticket, ttype, pre =
   ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8]
 local reentry, at, devat, hour, minute, date = ARGV[9] == '1', ARGV[12], ARGV[13], ARGV[14],
   ARGV[15], ARGV[16]
-local applied = ARGV[17]
+local trendMinute = ARGV[17]
 local force, admitted = ARGV[10] == '1', ARGV[10] == 'A'
 
 local fp = 's|' .. ticket .. '|' .. dir .. '|' .. gate
@@ -77,7 +77,7 @@ end
 
 local function enter(z)
   local occ = redis.call('HINCRBY', zones, z .. '|occ', 1)
-  trendMark(trend, z, applied, occ - 1)
+  trendMark(trend, z, trendMinute, occ - 1)
   redis.call('HINCRBY', zones, z .. '|in', 1)
   redis.call('HINCRBY', zones, z .. '|t:' .. ttype, 1)
   redis.call('HINCRBY', day, z .. '|in', 1)
@@ -101,7 +101,7 @@ end
 -- goes to the day's dwell histogram of z.
 local function leave(z)
   local occ = redis.call('HINCRBY', zones, z .. '|occ', -1)
-  trendMark(trend, z, applied, occ + 1)
+  trendMark(trend, z, trendMinute, occ + 1)
   firstPeak(z, occ + 1)
   redis.call('HINCRBY', zones, z .. '|out', 1)
   if redis.call('HINCRBY', zones, z .. '|t:' .. ttype, -1) <= 0 then

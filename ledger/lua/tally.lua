@@ -29,7 +29,8 @@
 local scans, log, zones, day, closed, trend = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local id, device, gate, z = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local delta, force, at, devat, hour = tonumber(ARGV[5]), ARGV[6] == '1', ARGV[8], ARGV[9], ARGV[10]
-local minute, date, gateCheck, applied = ARGV[11], ARGV[12], ARGV[13], ARGV[14]
+-- trendMinute: the trend's minute (ARGV[14]); "applied", below, is the delta the tally applied.
+local minute, date, gateCheck, trendMinute = ARGV[11], ARGV[12], ARGV[13], ARGV[14]
 
 local fp = 't|' .. z .. '|' .. ARGV[5] .. '|' .. gate
 local first = replay(scans, id, fp)
@@ -47,7 +48,7 @@ end
 
 -- count records n people crossing zone's boundary by tally (what: tin or tout) and its new occupancy.
 local function count(zone, what, n, occ)
-  if what == 'tin' then trendMark(trend, zone, applied, occ - n) else trendMark(trend, zone, applied, occ + n) end
+  if what == 'tin' then trendMark(trend, zone, trendMinute, occ - n) else trendMark(trend, zone, trendMinute, occ + n) end
   redis.call('HINCRBY', zones, zone .. '|' .. what, n)
   redis.call('HINCRBY', day, zone .. '|' .. what, n)
   hourCount(day, zone, hour, what, n)

@@ -13,9 +13,11 @@ import (
 var _ ledger.Watcher = (*Engine)(nil)
 
 // Watch returns a watch of the stream at key that waits with XREAD BLOCK on
-// a connection of its own (a single-node client's), so that the blocked
-// read never holds back a script; on a Sentinel or Cluster client it borrows
-// a pooled connection for each wait. Close releases the connection.
+// a connection of its own (one server's client, or Sentinel's, which is the
+// same *redis.Client), so that the blocked read never holds back a script;
+// on a Cluster client it borrows a pooled connection for each wait. Close
+// releases the connection; after a Wait error (a failover closes the
+// connection) the caller takes a new watch.
 func (e *Engine) Watch(key string) (ledger.StreamWatch, error) {
 	w := &streamWatch{key: key, cmd: e.c}
 	if c, ok := e.c.(*redis.Client); ok {
