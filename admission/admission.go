@@ -113,8 +113,28 @@ var ErrBadTime = errors.New("time outside the event")
 // CheckTime reports, for an offline upload recorded at deviceAt and
 // received at now, whether its time can be right: from the first event
 // day's date to the last day's closing, and not later than now plus
-// SkewTolerance. A live scan is judged at now whatever its device says.
-func CheckTime(ev *event.Event, deviceAt, now time.Time, offline bool) error {
+// SkewTolerance. A live scan is judged at now whatever its device says, and
+// so is a departure (an exit, a tally of people leaving) whose time cannot
+// be right: an exit is never refused (DESIGN rule 1), so CheckTime lets it
+// through and JudgeTime judges it at now.
+func CheckTime(ev *event.Event, deviceAt, now time.Time, offline, leaving bool) error {
+	if leaving {
+		return nil
+	}
+	return checkTime(ev, deviceAt, now, offline)
+}
+
+// JudgeTime is When for what CheckTime let through: an offline upload
+// whose time cannot be right (a departure) is judged at now, flagged
+// clock_skew.
+func JudgeTime(ev *event.Event, deviceAt, now time.Time, offline bool) (time.Time, checkin.Flags) {
+	if checkTime(ev, deviceAt, now, offline) != nil {
+		return now, checkin.Flags{}.With(checkin.Offline).With(checkin.ClockSkew)
+	}
+	return When(deviceAt, now, offline)
+}
+
+func checkTime(ev *event.Event, deviceAt, now time.Time, offline bool) error {
 	if !offline || len(ev.Days) == 0 {
 		return nil
 	}
@@ -158,7 +178,7 @@ func (j *Judge) Scan(r Request, now time.Time) (ledger.Scan, Reading) {
 	if ignored {
 		r.Offline = false
 	}
-	at, flags := When(r.DeviceAt, now, r.Offline)
+	at, flags := JudgeTime(j.ev, r.DeviceAt, now, r.Offline)
 	if ignored && r.Decided != "" {
 		flags = flags.With(checkin.DecidedIgnored)
 	}

@@ -408,7 +408,7 @@ func (c *conn) scan(m *wire.Scan) bool {
 		gate = c.gate
 	}
 	now := c.s.clk.Now()
-	if err := admission.CheckTime(c.s.ev, m.At, now, m.Offline); err != nil {
+	if err := admission.CheckTime(c.s.ev, m.At, now, m.Offline, m.Direction == checkin.Out); err != nil {
 		c.s.log.Warn("scan refused: bad time", "id", m.ID, "device", c.device, "gate", gate, "err", err)
 		return c.fail(m.ID, err)
 	}
@@ -455,12 +455,12 @@ func (c *conn) tally(m *wire.Tally) bool {
 		return c.fail(m.ID, newProblem(errForbidden, "This token may not count zone %s.", z.ID))
 	}
 	now := c.s.clk.Now()
-	if err := admission.CheckTime(c.s.ev, m.At, now, m.Offline); err != nil {
+	if err := admission.CheckTime(c.s.ev, m.At, now, m.Offline, m.Delta < 0); err != nil {
 		c.s.log.Warn("tally refused: bad time", "id", m.ID, "device", c.device, "zone", z.ID, "err", err)
 		return c.fail(m.ID, err)
 	}
 	offline := admission.RecordedOffline(m.Offline, m.At, c.helloAt)
-	at, flags := admission.When(m.At, now, offline) // as a scan is
+	at, flags := admission.JudgeTime(c.s.ev, m.At, now, offline) // as a scan is
 	t := ledger.Tally{ID: m.ID, Device: c.device, Gate: gate, GateUnknown: unknown, Zone: z.ID, Delta: m.Delta,
 		Force: m.Force, At: at, DeviceAt: m.At, Flags: flags, Received: now}
 	ctx, cancel := context.WithTimeout(c.s.storeCtx, c.s.cfg.StoreTimeout)

@@ -115,6 +115,16 @@ func TestCodes(t *testing.T) {
 			{ticket: "a", code: "accepted"}}},
 		"bad_time: an upload from the day before the fair": {steps: []step{
 			{ticket: "a", skew: -24 * time.Hour, offline: true, code: "error:bad_time"}}},
+		"an offline exit from the future is no refusal: judged live, now, clock_skew": {steps: []step{
+			{ticket: "a", code: "accepted"},
+			{ticket: "a", gate: "EXIT-1", dir: checkin.Out, skew: time.Hour, offline: true, code: "accepted",
+				flags: []string{"clock_skew"}},
+			{ticket: "a", code: "accepted", flags: []string{}}}},
+		"an offline exit from 1999 is no refusal: judged now, clock_skew": {steps: []step{
+			{ticket: "a", code: "accepted"},
+			{ticket: "a", gate: "EXIT-1", dir: checkin.Out, skew: -26 * 365 * 24 * time.Hour, offline: true,
+				decided: "accepted", code: "accepted", flags: []string{"clock_skew", "offline"}},
+			{ticket: "a", code: "accepted", flags: []string{}}}},
 		"id_conflict: an id reused for another ticket, nothing changed": {steps: []step{
 			{ticket: "a", id: "x", code: "accepted"},
 			{ticket: "b", id: "x", code: "error:id_conflict"},
