@@ -212,17 +212,22 @@ func (c *conn) stopped(err error) string {
 // device whose replies still pile up after that is not reading them, and is
 // dropped.
 func (c *conn) queue(v any) bool {
-	var b []byte
-	if verdict, ok := v.(wire.Verdict); ok {
-		// One per scan: encoded without reflection, the same bytes.
-		b = verdict.AppendJSON(make([]byte, 0, verdictSize))
-	} else {
-		var err error
-		if b, err = json.Marshal(v); err != nil {
-			c.s.log.Error("encode reply", "err", err)
-			return true
-		}
+	b, err := json.Marshal(v)
+	if err != nil {
+		c.s.log.Error("encode reply", "err", err)
+		return true
 	}
+	return c.queueBytes(b)
+}
+
+// queueVerdict is queue for a verdict, one per scan: encoded without
+// reflection (the same bytes) and without boxing it in an interface.
+func (c *conn) queueVerdict(v wire.Verdict) bool {
+	return c.queueBytes(v.AppendJSON(make([]byte, 0, verdictSize)))
+}
+
+// queueBytes hands the encoded reply b to the writer, as queue says.
+func (c *conn) queueBytes(b []byte) bool {
 	select {
 	case c.send <- b:
 		return true
@@ -423,14 +428,15 @@ func (c *conn) scan(m *wire.Scan) bool {
 		return c.fail(m.ID, c.storeError(opScan, m.ID, err))
 	}
 	c.decided++
-	c.s.metrics.observe(gateLabel(c.s.ev, gate), m.Direction, v.Code, v.Replayed, time.Since(start), c.s.wall.Now())
-	c.s.metrics.override(gateLabel(c.s.ev, gate), v)
+	label := gateLabel(c.s.ev, gate)
+	c.s.metrics.observe(label, m.Direction, v.Code, v.Replayed, time.Since(start), c.s.wall.Now())
+	c.s.metrics.override(label, v)
 	if c.s.log.Enabled(context.Background(), slog.LevelDebug) { // as Debug asks
 		// Checked first: the attributes alone take a dozen allocations per scan.
 		c.s.log.Debug("scan", "id", m.ID, "device", c.device, "gate", gate, "direction", m.Direction,
 			"code", v.Code, "flags", v.Flags.String(), "replayed", v.Replayed, "took", time.Since(start))
 	}
-	return c.queue(verdictOf(m.ID, v, sc.Ticket, sc.Type, scanMessage(v, m.Direction)))
+	return c.queueVerdict(verdictOf(m.ID, v, sc.Ticket, sc.Type, scanMessage(v, m.Direction)))
 }
 
 // tally applies one tally. A token limited to some gates may count only the
@@ -475,7 +481,7 @@ func (c *conn) tally(m *wire.Tally) bool {
 		c.s.log.Debug("tally", "id", m.ID, "device", c.device, "zone", z.ID, "delta", m.Delta,
 			"code", v.Code, "flags", v.Flags.String(), "replayed", v.Replayed, "took", time.Since(start))
 	}
-	return c.queue(verdictOf(m.ID, v, "", "", tallyMessage(v, m.Delta)))
+	return c.queueVerdict(verdictOf(m.ID, v, "", "", tallyMessage(v, m.Delta)))
 }
 
 // mayCount reports whether the token may tally zone: any zone for a token
