@@ -89,7 +89,7 @@ func newMetrics(ev *event.Event, store Store, timeout time.Duration, clk clock.C
 			Help: "Scans the gate's devices last reported to this gateway as decided offline and not yet uploaded.",
 		}, []string{"gate"}),
 	}
-	for _, op := range []string{opScan, opTally, opCounters, opRevoked, opRevoke, opPing, opLive, opDevice} {
+	for _, op := range []string{opScan, opTally, opCounters, opRevoked, opRevoke, opPing, opLive, opDevice, opReport} {
 		m.storeErrors.WithLabelValues(op) // every op exists from the start, at 0
 	}
 	// Every gate's series exist from the start, at 0, so that increase()
