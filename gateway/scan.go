@@ -343,11 +343,9 @@ func (c *conn) hello(m *wire.Hello) bool {
 			"device", m.Device, "gate", m.Gate, "err", err)
 	}
 	if c.onGate != on || c.device != m.Device {
-		c.s.hub.reportQueue(c.onGate, c.device, 0, nil) // its queue goes with it
-		c.shareDevice(c.onGate, c.device, 0, nil, false)
+		c.reportQueue(c.onGate, c.device, 0, nil, false) // its queue goes with it
 	}
-	c.s.hub.reportQueue(on, m.Device, m.Queued, oldest)
-	c.shareDevice(on, m.Device, m.Queued, oldest, true)
+	c.reportQueue(on, m.Device, m.Queued, oldest, true)
 	c.queued, c.oldest = m.Queued, oldest
 	c.s.hub.gateMoved(c.onGate, on)
 	c.onGate = on
@@ -371,8 +369,7 @@ func (c *conn) status(m *wire.Status) bool {
 	if err := c.checkOldest(m.Oldest); err != nil {
 		return c.fail("", err)
 	}
-	c.s.hub.reportQueue(c.onGate, c.device, m.Queued, m.Oldest)
-	c.shareDevice(c.onGate, c.device, m.Queued, m.Oldest, true)
+	c.reportQueue(c.onGate, c.device, m.Queued, m.Oldest, true)
 	c.queued, c.oldest = m.Queued, m.Oldest
 	return true
 }
