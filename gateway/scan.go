@@ -258,12 +258,13 @@ func (c *conn) fail(id string, err error) bool {
 func (c *conn) handle(typ int, data []byte) bool {
 	c.s.scanning.Add(1) // the live fan-out gives way meanwhile (liveHub.giveWay)
 	defer c.s.scanning.Add(-1)
-	if c.s.wall.Now().Unix() >= c.claims.Expires {
+	wall := c.s.wall.Now()
+	if wall.Unix() >= c.claims.Expires {
 		// Every message is authorised, not only the handshake.
 		c.closeCode, c.closeText, c.linger = websocket.ClosePolicyViolation, "token expired", true
 		return true
 	}
-	if !c.limiter.AllowN(c.s.wall.Now(), 1) {
+	if !c.limiter.AllowN(wall, 1) {
 		return c.fail(frameID(data), newProblem(errRateLimited,
 			"Too many messages: at most %g per second (%d at once); this one was not processed.",
 			c.s.cfg.Rate, c.s.cfg.Burst))
