@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"crowdflow/report"
 	"crypto/ed25519"
 	"errors"
 	"fmt"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"crowdflow/clock"
+	"crowdflow/report"
 )
 
 // The defaults of Config. The websocket timings follow the usual gorilla

@@ -23,6 +23,13 @@ func newInstanceID() string {
 	return "gw-" + hex.EncodeToString(b)
 }
 
+// reportQueue records the device's queue at gate on this gateway (the live
+// board, /metrics) and shares it with the others.
+func (c *conn) reportQueue(gate, device string, queued int, oldest *time.Time, connected bool) {
+	c.s.hub.reportQueue(gate, device, queued, oldest)
+	c.shareDevice(gate, device, queued, oldest, connected)
+}
+
 // shareDevice writes the device's report at gate for the other gateways;
 // a failure is logged and counted, and changes nothing for the device (its
 // own gateway shows it all the same).

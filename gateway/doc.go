@@ -1,9 +1,11 @@
 // Package gateway is the crowdflow service that gate devices and browsers
 // talk to: the scanner websocket /ws/scan (CONTRACT §3), the staff session
 // (POST /login, /logout, /api/v1/session), what a scanner needs to work
-// offline (/api/v1/event, /api/v1/revoked), the live occupancy stream
-// /ws/live and its snapshot /api/v1/occupancy (CONTRACT §4, §5), health and
-// readiness probes and the Prometheus metrics (CONTRACT §6).
+// offline (/api/v1/event, /api/v1/revoked), revocations (POST
+// /api/v1/revoke), the live occupancy stream /ws/live and its snapshot
+// /api/v1/occupancy (CONTRACT §4, §5), the attendance reports
+// (/api/v1/report, /reports), health and readiness probes and the
+// Prometheus metrics (CONTRACT §6).
 //
 // A Server holds no state of its own beyond its connections: every decision
 // is one call of the ledger (Store), so any number of gateways can run
@@ -42,9 +44,13 @@
 //
 // The hub goroutine alone owns the live clients and the ring of the last
 // LiveRing updates: it hands each client its snapshot or, on ?since=SEQ, the
-// updates it missed, and broadcasts without ever waiting: a client whose
-// LiveSendBuffer is full is dropped. Each live connection (liveconn.go) has
-// one reader (pongs and the close only) and one writer.
+// updates it missed, and broadcasts: it writes a small update itself to
+// every idle client (nothing queued, nothing unacknowledged in its socket)
+// and hands it to the others' writers; a client whose LiveSendBuffer is
+// full is dropped. Every fanOutChunk clients it gives way, at most
+// fanOutPause per update, while a scanner's frame is being handled. Each
+// live connection (liveconn.go) has one reader (pongs and the close only)
+// and one writer goroutine, which writes all but those direct updates.
 //
 // # Shutdown
 //

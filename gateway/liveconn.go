@@ -148,14 +148,7 @@ func (c *liveClient) run(role token.Role, since int64, resume bool, admitted fun
 // authorizeLive checks the token of a live request: 401 without a valid
 // one, 403 when its role may not watch.
 func (s *Server) authorizeLive(r *http.Request) (token.Claims, error) {
-	c, err := s.authenticate(r)
-	if err != nil {
-		return c, err
-	}
-	if !c.Role.Can(token.Live) {
-		return c, newProblem(errForbidden, "Role %s may not watch the live occupancy.", c.Role)
-	}
-	return c, nil
+	return s.authorize(r, token.Live, "watch the live occupancy")
 }
 
 // waitLive waits, at most StoreTimeout, for the first live state.

@@ -89,7 +89,7 @@ func newMetrics(ev *event.Event, store Store, timeout time.Duration, clk clock.C
 			Help: "Scans the gate's devices last reported to this gateway as decided offline and not yet uploaded.",
 		}, []string{"gate"}),
 	}
-	for _, op := range []string{opScan, opTally, opCounters, opRevoked, opRevoke, opPing, opLive, opDevice} {
+	for _, op := range []string{opScan, opTally, opCounters, opRevoked, opRevoke, opPing, opLive, opDevice, opReport} {
 		m.storeErrors.WithLabelValues(op) // every op exists from the start, at 0
 	}
 	// Every gate's series exist from the start, at 0, so that increase()
@@ -180,13 +180,9 @@ func (c *zoneCollector) Collect(ch chan<- prometheus.Metric) {
 		c.logger.Warn("read zone counters for metrics", "err", err)
 	}
 	c.errors.Collect(ch)
-	minutes := map[string]float64{}
+	var minutes map[string]float64 // nil: none (a read from a nil map finds nothing)
 	if st := c.live(); err == nil && st != nil {
-		for _, z := range st.Zones {
-			if z.MinutesToFull != nil {
-				minutes[z.ID] = *z.MinutesToFull
-			}
-		}
+		minutes = st.MinutesToFull()
 	}
 	for _, z := range c.ev.Zones {
 		ch <- prometheus.MustNewConstMetric(zoneCapacityDesc, prometheus.GaugeValue, float64(z.Capacity), z.ID)

@@ -22,12 +22,8 @@ const opReport = "report"
 // buildReport checks the request's organizer role and day, and reads the
 // report. The errors are for the client (classify).
 func (s *Server) buildReport(r *http.Request) (*report.Report, error) {
-	c, err := s.authenticate(r)
-	if err != nil {
+	if _, err := s.authorize(r, token.Reports, "read the reports (organizer or supervisor)"); err != nil {
 		return nil, err
-	}
-	if !c.Role.Can(token.Reports) {
-		return nil, newProblem(errForbidden, "Role %s may not read the reports (organizer or supervisor).", c.Role)
 	}
 	day := r.URL.Query().Get("day")
 	if day == "" {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"mime"
 	"net/http"
 	"strings"
@@ -88,7 +89,7 @@ func readRevoke(r *http.Request) ([]string, string, error) {
 		}
 		return nil, "", newProblem(errMalformed, `The body must be JSON {"tickets":["..."],"reason":"..."}.`)
 	}
-	if dec.More() {
+	if _, err := dec.Token(); err != io.EOF { // More would let a stray ']' or '}' pass
 		return nil, "", newProblem(errMalformed, "The body must be one JSON object.")
 	}
 	var problems []string

@@ -50,6 +50,7 @@ func TestRevokeWhileRunning(t *testing.T) {
 		"unknown field":        {organizer, jsonType, `{"tickets":["` + id + `"],"all":true}`, "", http.StatusBadRequest, "malformed"},
 		"reason on two lines":  {organizer, jsonType, `{"tickets":["` + id + `"],"reason":"a\nb"}`, "", http.StatusBadRequest, "malformed"},
 		"two objects":          {organizer, jsonType, body(id) + body(other), "", http.StatusBadRequest, "malformed"},
+		"a stray brace after":  {organizer, jsonType, body(id) + "}", "", http.StatusBadRequest, "malformed"},
 	}
 	for name, tc := range refused {
 		t.Run(name, func(t *testing.T) {

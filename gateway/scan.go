@@ -212,17 +212,22 @@ func (c *conn) stopped(err error) string {
 // device whose replies still pile up after that is not reading them, and is
 // dropped.
 func (c *conn) queue(v any) bool {
-	var b []byte
-	if verdict, ok := v.(wire.Verdict); ok {
-		// One per scan: encoded without reflection, the same bytes.
-		b = verdict.AppendJSON(make([]byte, 0, verdictSize))
-	} else {
-		var err error
-		if b, err = json.Marshal(v); err != nil {
-			c.s.log.Error("encode reply", "err", err)
-			return true
-		}
+	b, err := json.Marshal(v)
+	if err != nil {
+		c.s.log.Error("encode reply", "err", err)
+		return true
 	}
+	return c.queueBytes(b)
+}
+
+// queueVerdict is queue for a verdict, one per scan: encoded without
+// reflection (the same bytes) and without boxing it in an interface.
+func (c *conn) queueVerdict(v wire.Verdict) bool {
+	return c.queueBytes(v.AppendJSON(make([]byte, 0, verdictSize)))
+}
+
+// queueBytes hands the encoded reply b to the writer, as queue says.
+func (c *conn) queueBytes(b []byte) bool {
 	select {
 	case c.send <- b:
 		return true
@@ -253,12 +258,13 @@ func (c *conn) fail(id string, err error) bool {
 func (c *conn) handle(typ int, data []byte) bool {
 	c.s.scanning.Add(1) // the live fan-out gives way meanwhile (liveHub.giveWay)
 	defer c.s.scanning.Add(-1)
-	if c.s.wall.Now().Unix() >= c.claims.Expires {
+	wall := c.s.wall.Now()
+	if wall.Unix() >= c.claims.Expires {
 		// Every message is authorised, not only the handshake.
 		c.closeCode, c.closeText, c.linger = websocket.ClosePolicyViolation, "token expired", true
 		return true
 	}
-	if !c.limiter.AllowN(c.s.wall.Now(), 1) {
+	if !c.limiter.AllowN(wall, 1) {
 		return c.fail(frameID(data), newProblem(errRateLimited,
 			"Too many messages: at most %g per second (%d at once); this one was not processed.",
 			c.s.cfg.Rate, c.s.cfg.Burst))
@@ -338,11 +344,9 @@ func (c *conn) hello(m *wire.Hello) bool {
 			"device", m.Device, "gate", m.Gate, "err", err)
 	}
 	if c.onGate != on || c.device != m.Device {
-		c.s.hub.reportQueue(c.onGate, c.device, 0, nil) // its queue goes with it
-		c.shareDevice(c.onGate, c.device, 0, nil, false)
+		c.reportQueue(c.onGate, c.device, 0, nil, false) // its queue goes with it
 	}
-	c.s.hub.reportQueue(on, m.Device, m.Queued, oldest)
-	c.shareDevice(on, m.Device, m.Queued, oldest, true)
+	c.reportQueue(on, m.Device, m.Queued, oldest, true)
 	c.queued, c.oldest = m.Queued, oldest
 	c.s.hub.gateMoved(c.onGate, on)
 	c.onGate = on
@@ -366,8 +370,7 @@ func (c *conn) status(m *wire.Status) bool {
 	if err := c.checkOldest(m.Oldest); err != nil {
 		return c.fail("", err)
 	}
-	c.s.hub.reportQueue(c.onGate, c.device, m.Queued, m.Oldest)
-	c.shareDevice(c.onGate, c.device, m.Queued, m.Oldest, true)
+	c.reportQueue(c.onGate, c.device, m.Queued, m.Oldest, true)
 	c.queued, c.oldest = m.Queued, m.Oldest
 	return true
 }
@@ -423,14 +426,15 @@ func (c *conn) scan(m *wire.Scan) bool {
 		return c.fail(m.ID, c.storeError(opScan, m.ID, err))
 	}
 	c.decided++
-	c.s.metrics.observe(gateLabel(c.s.ev, gate), m.Direction, v.Code, v.Replayed, time.Since(start), c.s.wall.Now())
-	c.s.metrics.override(gateLabel(c.s.ev, gate), v)
+	label := gateLabel(c.s.ev, gate)
+	c.s.metrics.observe(label, m.Direction, v.Code, v.Replayed, time.Since(start), c.s.wall.Now())
+	c.s.metrics.override(label, v)
 	if c.s.log.Enabled(context.Background(), slog.LevelDebug) { // as Debug asks
 		// Checked first: the attributes alone take a dozen allocations per scan.
 		c.s.log.Debug("scan", "id", m.ID, "device", c.device, "gate", gate, "direction", m.Direction,
 			"code", v.Code, "flags", v.Flags.String(), "replayed", v.Replayed, "took", time.Since(start))
 	}
-	return c.queue(verdictOf(m.ID, v, sc.Ticket, sc.Type, scanMessage(v, m.Direction)))
+	return c.queueVerdict(verdictOf(m.ID, v, sc.Ticket, sc.Type, scanMessage(v, m.Direction)))
 }
 
 // tally applies one tally. A token limited to some gates may count only the
@@ -475,7 +479,7 @@ func (c *conn) tally(m *wire.Tally) bool {
 		c.s.log.Debug("tally", "id", m.ID, "device", c.device, "zone", z.ID, "delta", m.Delta,
 			"code", v.Code, "flags", v.Flags.String(), "replayed", v.Replayed, "took", time.Since(start))
 	}
-	return c.queue(verdictOf(m.ID, v, "", "", tallyMessage(v, m.Delta)))
+	return c.queueVerdict(verdictOf(m.ID, v, "", "", tallyMessage(v, m.Delta)))
 }
 
 // mayCount reports whether the token may tally zone: any zone for a token
