@@ -64,6 +64,17 @@ func (t *tailer) readDevices(ctx context.Context) {
 	t.h.mu.Unlock()
 }
 
+// sameDay reports whether a and b fall on the same event day (outside the
+// event's days, on the same local date).
+func (h *liveHub) sameDay(a, b time.Time) bool {
+	da, _ := h.s.ev.DayOf(a)
+	db, _ := h.s.ev.DayOf(b)
+	if da.Date == "" || db.Date == "" {
+		return a.In(h.s.ev.Location).Format(time.DateOnly) == b.In(h.s.ev.Location).Format(time.DateOnly)
+	}
+	return da.Date == db.Date
+}
+
 // superseded lists the devices this gateway knows of that left here and
 // have reported to another gateway since (h.mu held): the other gateway's
 // report stands for them.
@@ -87,7 +98,6 @@ func (h *liveHub) superseded() map[string]bool {
 // A device this gateway knows of counts once: from here, unless it is in
 // gone (it left here and reported to another gateway since).
 func (h *liveHub) mergeShared(now time.Time, gone map[string]bool, online map[string]bool, reported map[string]board.Reported) {
-	today, _ := h.s.ev.DayOf(now)
 	for _, r := range h.shared {
 		if r.Gateway == h.s.instance || h.s.ev.Gate(r.Gate) == nil {
 			continue
@@ -105,7 +115,7 @@ func (h *liveHub) mergeShared(now time.Time, gone map[string]bool, online map[st
 		}
 		if r.Connected && now.Sub(r.At) < board.GateSeenOnline {
 			online[r.Gate] = true
-		} else if day, _ := h.s.ev.DayOf(r.At); day.Date == today.Date {
+		} else if h.sameDay(r.At, now) {
 			known = true
 			if r.At.After(rep.Left) {
 				rep.Left = r.At

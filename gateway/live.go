@@ -195,7 +195,9 @@ func (h *liveHub) gates(now time.Time) (map[string]bool, map[string]board.Report
 	}
 	reported := map[string]board.Reported{}
 	for g, at := range h.left {
-		reported[g] = board.Reported{Left: at}
+		if h.sameDay(at, now) { // a gate left on an earlier day is not known offline today
+			reported[g] = board.Reported{Left: at}
+		}
 	}
 	gone := h.superseded()
 	for g, devs := range h.queues {
