@@ -27,13 +27,14 @@ import (
 const reportHTTPTimeout = 30 * time.Second
 
 func runReport(ctx context.Context, c *cli, args []string) error {
-	fs := c.flags("report", "report --config FILE [--redis URL | --data DIR | --gateway URL --token TOKEN] "+
+	fs := c.flags("report", "report --config FILE [--redis URL | --data DIR | --gateway URL --token TOKEN|--token-file FILE] "+
 		"[--day YYYY-MM-DD | --all] [--format csv|json|html|pdf] [--out FILE] [--sep ';'] [--lang ar|fr|en]")
 	config := fs.String("config", "", "the event file")
 	redis := addRedisFlags(fs)
 	data := fs.String("data", "./data", "read the embedded store in this data directory")
 	gatewayURL := fs.String("gateway", "", "read the report through this running gateway, http(s)://host:port")
-	tok := fs.String("token", "", "an organizer's staff token, with --gateway")
+	tok := fs.String("token", "", "with --gateway: an organizer's staff token; visible in ps: prefer --token-file or CROWDFLOW_TOKEN")
+	tokFile := fs.String("token-file", "", "with --gateway: a file holding the organizer's staff token on its first line")
 	day := fs.String("day", "", "the day to report, YYYY-MM-DD")
 	all := fs.Bool("all", false, "report the whole event, every day and the totals")
 	format := fs.String("format", "json", "json, csv, html or pdf (pdf needs --out and Chromium)")
@@ -78,8 +79,8 @@ func runReport(ctx context.Context, c *cli, args []string) error {
 	if *gatewayURL != "" && (redis.URL != "" || given["data"]) {
 		errs = append(errs, errors.New("--gateway reads through a gateway: not with --redis or --data"))
 	}
-	if *gatewayURL != "" && *tok == "" {
-		errs = append(errs, errors.New("--gateway needs --token (an organizer's)"))
+	if *gatewayURL != "" && *tok == "" && *tokFile == "" {
+		errs = append(errs, errors.New("--gateway needs --token or --token-file (an organizer's)"))
 	}
 	if len(errs) > 0 {
 		return usageError{errors.Join(errs...)}
@@ -100,7 +101,14 @@ func runReport(ctx context.Context, c *cli, args []string) error {
 		if asked != "csv" {
 			asked = "json"
 		}
-		body, err := fetchReport(ctx, *gatewayURL, *tok, scope, asked, *sepFlag)
+		t, err := staffToken(*tok, *tokFile)
+		if err != nil {
+			return err
+		}
+		if w := plainTextWarning(*gatewayURL); w != "" {
+			fmt.Fprintln(c.stderr, "crowdflow report: "+w)
+		}
+		body, err := fetchReport(ctx, *gatewayURL, t, scope, asked, *sepFlag)
 		if err != nil {
 			return err
 		}
