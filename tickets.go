@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"crowdflow/event"
+	"crowdflow/internal/manifest"
 	"crowdflow/ticket"
 )
 
@@ -105,7 +106,7 @@ func runIssue(_ context.Context, c *cli, args []string) error {
 	}
 	defer mf.Close()
 	w := csv.NewWriter(mf)
-	_ = w.Write([]string{"ticket_id", "type", "days", "zones", "payload", "file", "reentry"})
+	_ = w.Write(manifest.Header)
 	for range *count {
 		t, payload, png, err := ticket.Issue(rand.Reader,
 			ticket.Ticket{Event: ev.Hash(), Type: tt.Hash, Days: days, Zones: hashes, Reentry: tt.Reentry}, key)
