@@ -1,15 +1,19 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"strings"
+	"time"
 )
 
 // Exit statuses (CONTRACT §1).
@@ -214,4 +218,56 @@ func plainTextWarning(gateway string) string {
 	}
 	return fmt.Sprintf("warning: the staff token goes to %s in clear text (%s://): anyone on the network can read it; "+
 		"use https:// (gateway --tls-cert) outside a closed network", host, u.Scheme)
+}
+
+// gatewayHTTPTimeout bounds one request of a command to a running gateway.
+const gatewayHTTPTimeout = 30 * time.Second
+
+// gatewayError is the error body of the gateway's HTTP API (CONTRACT §4).
+type gatewayError struct {
+	Error struct{ Code, Message string } `json:"error"`
+}
+
+// callGateway sends one request of a command to a running gateway's HTTP
+// API, base + path with query, the staff token as a bearer token, body (if
+// not nil) as JSON, and returns the answer's status and at most limit bytes
+// of its body. A base that is no http(s)://host[:port] is bad usage.
+func callGateway(ctx context.Context, method, base, path string, query url.Values, tok string, body []byte, limit int64) (int, []byte, error) {
+	u, err := url.Parse(base)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return 0, nil, usagef("--gateway %.60q: want http(s)://host:port", base)
+	}
+	u = u.JoinPath(path)
+	u.RawQuery = query.Encode()
+	ctx, cancel := context.WithTimeout(ctx, gatewayHTTPTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), bytes.NewReader(body))
+	if err != nil {
+		return 0, nil, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("Authorization", "Bearer "+tok)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, nil, fmt.Errorf("gateway %s: %w", u.Host, err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(res.Body, limit))
+	if err != nil {
+		return 0, nil, fmt.Errorf("gateway %s: %w", u.Host, err)
+	}
+	return res.StatusCode, b, nil
+}
+
+// gatewayRefusal is the error for a gateway's answer other than 200: its
+// status and its own code and message when the body is the API's error.
+func gatewayRefusal(status int, body []byte) error {
+	var e gatewayError
+	msg := strings.TrimSpace(string(body))
+	if json.Unmarshal(body, &e) == nil && e.Error.Message != "" {
+		msg = e.Error.Code + ": " + e.Error.Message
+	}
+	return fmt.Errorf("gateway answered %d %s: %s", status, http.StatusText(status), msg)
 }

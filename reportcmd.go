@@ -7,7 +7,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -15,7 +14,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"time"
 
 	"crowdflow/dashboard"
 	"crowdflow/event"
@@ -23,17 +21,15 @@ import (
 	"crowdflow/report"
 )
 
-// reportHTTPTimeout bounds a report fetched from a gateway.
-const reportHTTPTimeout = 30 * time.Second
-
 func runReport(ctx context.Context, c *cli, args []string) error {
-	fs := c.flags("report", "report --config FILE [--redis URL | --data DIR | --gateway URL --token TOKEN] "+
+	fs := c.flags("report", "report --config FILE [--redis URL | --data DIR | --gateway URL --token TOKEN|--token-file FILE] "+
 		"[--day YYYY-MM-DD | --all] [--format csv|json|html|pdf] [--out FILE] [--sep ';'] [--lang ar|fr|en]")
 	config := fs.String("config", "", "the event file")
 	redis := addRedisFlags(fs)
 	data := fs.String("data", "./data", "read the embedded store in this data directory")
 	gatewayURL := fs.String("gateway", "", "read the report through this running gateway, http(s)://host:port")
-	tok := fs.String("token", "", "an organizer's staff token, with --gateway")
+	tok := fs.String("token", "", "with --gateway: an organizer's staff token; visible in ps: prefer --token-file or CROWDFLOW_TOKEN")
+	tokFile := fs.String("token-file", "", "with --gateway: a file holding the organizer's staff token on its first line")
 	day := fs.String("day", "", "the day to report, YYYY-MM-DD")
 	all := fs.Bool("all", false, "report the whole event, every day and the totals")
 	format := fs.String("format", "json", "json, csv, html or pdf (pdf needs --out and Chromium)")
@@ -78,8 +74,8 @@ func runReport(ctx context.Context, c *cli, args []string) error {
 	if *gatewayURL != "" && (redis.URL != "" || given["data"]) {
 		errs = append(errs, errors.New("--gateway reads through a gateway: not with --redis or --data"))
 	}
-	if *gatewayURL != "" && *tok == "" {
-		errs = append(errs, errors.New("--gateway needs --token (an organizer's)"))
+	if *gatewayURL != "" && *tok == "" && *tokFile == "" {
+		errs = append(errs, errors.New("--gateway needs --token or --token-file (an organizer's)"))
 	}
 	if len(errs) > 0 {
 		return usageError{errors.Join(errs...)}
@@ -100,7 +96,14 @@ func runReport(ctx context.Context, c *cli, args []string) error {
 		if asked != "csv" {
 			asked = "json"
 		}
-		body, err := fetchReport(ctx, *gatewayURL, *tok, scope, asked, *sepFlag)
+		t, err := staffToken(*tok, *tokFile)
+		if err != nil {
+			return err
+		}
+		if w := plainTextWarning(*gatewayURL); w != "" {
+			fmt.Fprintln(c.stderr, "crowdflow report: "+w)
+		}
+		body, err := fetchReport(ctx, *gatewayURL, t, scope, asked, *sepFlag)
 		if err != nil {
 			return err
 		}
@@ -171,44 +174,19 @@ func writeFileAtomic(path string, b []byte) error {
 // fetchReport reads GET /api/v1/report from a gateway. A refusal of the
 // gateway is shown with its own message; a bad day or role is bad usage.
 func fetchReport(ctx context.Context, base, tok, scope, format, sep string) ([]byte, error) {
-	u, err := url.Parse(strings.TrimRight(base, "/"))
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, usagef("--gateway %.60q: want http(s)://host:port", base)
-	}
 	q := url.Values{"day": {scope}, "format": {format}}
 	if format == "csv" && sep != "," {
 		q.Set("sep", sep)
 	}
-	u.Path += "/api/v1/report"
-	u.RawQuery = q.Encode()
-	ctx, cancel := context.WithTimeout(ctx, reportHTTPTimeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	status, body, err := callGateway(ctx, http.MethodGet, base, "/api/v1/report", q, tok, nil, 256<<20)
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set("Authorization", "Bearer "+tok)
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("gateway: %w", err)
-	}
-	defer res.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(res.Body, 256<<20))
-	if err != nil {
-		return nil, fmt.Errorf("gateway: %w", err)
-	}
-	if res.StatusCode == http.StatusOK {
+	if status == http.StatusOK {
 		return body, nil
 	}
-	var e struct {
-		Error struct{ Code, Message string } `json:"error"`
-	}
-	msg := strings.TrimSpace(string(body))
-	if json.Unmarshal(body, &e) == nil && e.Error.Message != "" {
-		msg = e.Error.Code + ": " + e.Error.Message
-	}
-	err = fmt.Errorf("gateway answered %s: %s", res.Status, msg)
-	switch res.StatusCode {
+	err = gatewayRefusal(status, body)
+	switch status {
 	case http.StatusBadRequest, http.StatusNotFound, http.StatusUnauthorized, http.StatusForbidden:
 		return nil, usageError{err}
 	}

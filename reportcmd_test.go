@@ -128,6 +128,16 @@ func TestReportCommand(t *testing.T) {
 	if code != exitOK || viaGateway != jsonOut {
 		t.Errorf("report through the gateway: exit %d %s; same bytes as from --data: %v", code, stderr, viaGateway == jsonOut)
 	}
+	// The token from a file, kept out of the process list, as tickets revoke and scanner take it.
+	tokFile := filepath.Join(t.TempDir(), "organizer.token")
+	if err := os.WriteFile(tokFile, []byte(tok+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, viaFile, stderr := runCLI(t, nil, "report", "--config", ouarzazate, "--gateway", base, "--token-file", tokFile,
+		"--day", "2025-09-17")
+	if code != exitOK || viaFile != jsonOut {
+		t.Errorf("report through the gateway with --token-file: exit %d %s; same bytes as from --data: %v", code, stderr, viaFile == jsonOut)
+	}
 	scanner := mustStaffToken(t, data, token.Scanner)
 	code, _, stderr = runCLI(t, nil, "report", "--config", ouarzazate, "--gateway", base, "--token", scanner, "--all")
 	if code != exitUsage || !strings.Contains(stderr, "403") {

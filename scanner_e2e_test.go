@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/csv"
 	"fmt"
 	"io"
 	"net"
@@ -23,6 +22,7 @@ import (
 	"crowdflow/admission"
 	"crowdflow/checkin"
 	"crowdflow/event"
+	"crowdflow/internal/manifest"
 	"crowdflow/internal/redistest"
 	"crowdflow/ledger"
 	"crowdflow/ledger/redisengine"
@@ -76,7 +76,10 @@ func TestScannerEndToEnd(t *testing.T) {
 	out := filepath.Join(dir, "tickets")
 	x.cli(t, "tickets", "issue", "--config", x.config, "--data", x.data, "--type", "visitor",
 		"--days", "2025-09-17", "--count", "60", "--out", out)
-	x.tickets = readPayloads(t, filepath.Join(out, "manifest.csv"))
+	var err error
+	if x.tickets, err = manifest.Payloads(filepath.Join(out, "manifest.csv")); err != nil {
+		t.Fatal(err)
+	}
 	ev, err := event.Load(x.config)
 	if err != nil {
 		t.Fatal(err)
@@ -166,24 +169,6 @@ func cleanEnv() []string {
 		}
 	}
 	return append(env, "NO_COLOR=1")
-}
-
-func readPayloads(t *testing.T, manifest string) []string {
-	t.Helper()
-	f, err := os.Open(manifest)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	rows, err := csv.NewReader(f).ReadAll()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ps []string
-	for _, r := range rows[1:] {
-		ps = append(ps, r[4])
-	}
-	return ps
 }
 
 // proc is one crowdflow process under test, with its output collected line

@@ -1,16 +1,13 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -18,6 +15,7 @@ import (
 	"time"
 
 	"crowdflow/event"
+	"crowdflow/internal/manifest"
 	"crowdflow/ticket"
 )
 
@@ -105,7 +103,7 @@ func runIssue(_ context.Context, c *cli, args []string) error {
 	}
 	defer mf.Close()
 	w := csv.NewWriter(mf)
-	_ = w.Write([]string{"ticket_id", "type", "days", "zones", "payload", "file", "reentry"})
+	_ = w.Write(manifest.Header)
 	for range *count {
 		t, payload, png, err := ticket.Issue(rand.Reader,
 			ticket.Ticket{Event: ev.Hash(), Type: tt.Hash, Days: days, Zones: hashes, Reentry: tt.Reentry}, key)
@@ -224,35 +222,19 @@ func runRevoke(ctx context.Context, c *cli, args []string) error {
 // revokeThrough revokes ids through a running gateway (POST /api/v1/revoke)
 // and returns how many were not revoked before.
 func revokeThrough(ctx context.Context, base, tok, reason string, ids []string) (int, error) {
-	u, err := url.Parse(base)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return 0, usagef("--gateway %q: want http(s)://host:port", base)
-	}
 	body, _ := json.Marshal(map[string]any{"tickets": ids, "reason": reason})
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.JoinPath("/api/v1/revoke").String(), bytes.NewReader(body))
+	status, b, err := callGateway(ctx, http.MethodPost, base, "/api/v1/revoke", nil, tok, body, 1<<20)
 	if err != nil {
 		return 0, err
 	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+tok)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, fmt.Errorf("revoke through %s: %w", u.Host, err)
+	if status != http.StatusOK {
+		return 0, gatewayRefusal(status, b)
 	}
-	defer resp.Body.Close()
 	var ans struct {
 		Revoked int `json:"revoked"`
-		Error   struct {
-			Code, Message string
-		} `json:"error"`
 	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&ans); err != nil {
-		return 0, fmt.Errorf("revoke through %s: HTTP %d, not the gateway's answer", u.Host, resp.StatusCode)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return 0, fmt.Errorf("revoke through %s: HTTP %d %s: %s", u.Host, resp.StatusCode, ans.Error.Code, ans.Error.Message)
+	if err := json.Unmarshal(b, &ans); err != nil {
+		return 0, fmt.Errorf("revoke through %s: HTTP %d, not the gateway's answer", base, status)
 	}
 	return ans.Revoked, nil
 }

@@ -188,8 +188,7 @@ func TestOfflineQueueUploadsOnce(t *testing.T) {
 	p.scan(mustTicket(t, f.Event, ticketSpec{}))
 	p.waitResult("ok")
 
-	f.Link.Cut()
-	p.waitUntil("the offline light", `document.getElementById('net').dataset.state === 'offline'`)
+	p.cutLink()
 	p.waitUntil("the green screen to clear", `document.getElementById('result').hidden`)
 	p.scan(mustTicket(t, f.Event, ticketSpec{}))
 	r := p.waitResult("warn")
@@ -229,10 +228,7 @@ func TestOfflineQueueUploadsOnce(t *testing.T) {
 		t.Errorf("store after the upload: site %+v; want 2 entries, occupancy 3 (2 + 1 tally), 1 invalid_ticket", got)
 	}
 	// Exactly once: a reconnection uploads nothing again.
-	f.Link.Cut()
-	p.waitUntil("the offline light", `document.getElementById('net').dataset.state === 'offline'`)
-	f.Link.Mend()
-	p.waitUntil("online again", `document.getElementById('net').dataset.state === 'online'`)
+	p.reconnect()
 	if again := f.counters(t, "site"); again.Entries != 2 || again.Occupancy != 3 {
 		t.Errorf("store after a second reconnection: site entries %d, occupancy %d; want 2 and 3", again.Entries, again.Occupancy)
 	}

@@ -443,6 +443,23 @@ func mustTab(tb testing.TB, f *fair) *tab {
 	return t
 }
 
+// cutLink cuts the page's link to the gateway and waits for the page to
+// show it is offline.
+func (t *tab) cutLink() {
+	t.tb.Helper()
+	t.fair.Link.Cut()
+	t.waitUntil("the offline light", `document.getElementById('net').dataset.state === 'offline'`)
+}
+
+// reconnect cuts the link and mends it, and waits for the page to be
+// online again: what a page uploads twice, it uploads then.
+func (t *tab) reconnect() {
+	t.tb.Helper()
+	t.cutLink()
+	t.fair.Link.Mend()
+	t.waitUntil("online again", `document.getElementById('net').dataset.state === 'online'`)
+}
+
 // do runs actions, failing the test on an error.
 func (t *tab) do(actions ...chromedp.Action[chromedp.Void]) {
 	t.tb.Helper()

@@ -83,8 +83,7 @@ func TestIDConflictOnUpload(t *testing.T) {
 	f := mustFair(t)
 	p := mustTab(t, f)
 	p.login(f.token(t, token.Scanner))
-	f.Link.Cut()
-	p.waitUntil("the offline light", `document.getElementById('net').dataset.state === 'offline'`)
+	p.cutLink()
 	p.scan(mustTicket(t, f.Event, ticketSpec{}))
 	if r := p.waitResult("warn"); r.Outcome != "offline" {
 		t.Fatalf("offline scan: got %+v", r)

@@ -89,8 +89,8 @@ var refusalNames = map[string]map[string]string{
 
 var reportTmpl = template.Must(template.New("reports.html").Funcs(template.FuncMap{
 	"name":     func(t report.Text, lang string) string { return t.In(lang) },
-	"hm":       hm,
-	"dhm":      dhm,
+	"hm":       localTime("15:04"),            // HH:MM
+	"dhm":      localTime("2006-01-02 15:04"), // date and HH:MM
 	"optint":   optint,
 	"key":      func(parts ...string) string { return strings.Join(parts, ".") },
 	"itoa":     func(n int) string { return itoa(n) },
@@ -105,29 +105,19 @@ var reportTmpl = template.Must(template.New("reports.html").Funcs(template.FuncM
 	},
 }).ParseFS(files, "pages/reports.html"))
 
-// hm is the local HH:MM of an RFC 3339 time (the report's times carry the
-// event's offset), or a dash.
-func hm(s *string) string {
-	if s == nil {
-		return "—"
+// localTime formats an RFC 3339 time of the report (they carry the event's
+// offset, so this is local time) in layout, or shows a dash for none.
+func localTime(layout string) func(*string) string {
+	return func(s *string) string {
+		if s == nil {
+			return "—"
+		}
+		t, err := time.Parse(time.RFC3339, *s)
+		if err != nil {
+			return *s
+		}
+		return t.Format(layout)
 	}
-	t, err := time.Parse(time.RFC3339, *s)
-	if err != nil {
-		return *s
-	}
-	return t.Format("15:04")
-}
-
-// dhm is the local date and HH:MM of an RFC 3339 time, or a dash.
-func dhm(s *string) string {
-	if s == nil {
-		return "—"
-	}
-	t, err := time.Parse(time.RFC3339, *s)
-	if err != nil {
-		return *s
-	}
-	return t.Format("2006-01-02 15:04")
 }
 
 func optint(p *int) string {

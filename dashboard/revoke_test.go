@@ -59,8 +59,7 @@ func TestPhoneGetsRevocationsWithinAMinute(t *testing.T) {
 	}
 	p.waitUntil("the revoked ticket in the page's list", `(JSON.parse(localStorage.getItem('cf.revoked')) || []).includes(`+jsString(id)+`)`)
 
-	f.Link.Cut()
-	p.waitUntil("the offline light", `document.getElementById('net').dataset.state === 'offline'`)
+	p.cutLink()
 	p.scan(stolen)
 	if r := p.waitResult("stop"); r.Outcome != "revoked" || r.EN != "Ticket revoked" {
 		t.Errorf("the revoked ticket offline: got %+v", r)

@@ -35,8 +35,7 @@ func TestScanPageReloadsOffline(t *testing.T) {
 		t.Error("the event and the revocation list are not in the worker's cache")
 	}
 
-	f.Link.Cut()
-	p.waitUntil("the offline light", `document.getElementById('net').dataset.state === 'offline'`)
+	p.cutLink()
 	// The page's own copy of the event goes: after the reload it can come
 	// only from the worker.
 	eval[bool](p, `(localStorage.removeItem('cf.event'), true)`)
@@ -65,10 +64,7 @@ func TestScanPageReloadsOffline(t *testing.T) {
 		t.Errorf("store after the upload: site entries %d, occupancy %d; want 2 and 2", got.Entries, got.Occupancy)
 	}
 	// Once: a reconnection uploads nothing again.
-	f.Link.Cut()
-	p.waitUntil("the offline light", `document.getElementById('net').dataset.state === 'offline'`)
-	f.Link.Mend()
-	p.waitUntil("online again", `document.getElementById('net').dataset.state === 'online'`)
+	p.reconnect()
 	if got := f.counters(t, "site"); got.Entries != 2 || got.Occupancy != 2 {
 		t.Errorf("store after a second reconnection: site entries %d, occupancy %d; want 2 and 2", got.Entries, got.Occupancy)
 	}

@@ -155,8 +155,7 @@ func TestScanPageReportsQueue(t *testing.T) {
 	}
 	zone := f.Event.Gate(gate).Zone
 
-	f.Link.Cut()
-	p.waitUntil("the offline light", `document.getElementById('net').dataset.state === 'offline'`)
+	p.cutLink()
 	p.waitUntil("the green screen to clear", `document.getElementById('result').hidden`)
 	for range 2 {
 		p.scan(mustTicket(t, f.Event, ticketSpec{}))

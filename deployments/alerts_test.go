@@ -17,6 +17,7 @@ import (
 	"github.com/gorilla/websocket"
 	"go.yaml.in/yaml/v3"
 
+	"crowdflow/internal/manifest"
 	"crowdflow/internal/redistest"
 )
 
@@ -48,7 +49,11 @@ func MustStack(tb testing.TB, addr, metrics string, n int) *Stack {
 	s.Token = strings.TrimSpace(MustRun(tb, s.Bin, "token", "--data", data, "--role", "scanner", "--subject", "kit-test"))
 	MustRun(tb, s.Bin, "tickets", "issue", "--config", smallFair, "--data", data, "--type", "visitor",
 		"--days", smallFairDay, "--count", fmt.Sprint(n), "--out", out)
-	s.Tickets = payloads(tb, filepath.Join(out, "manifest.csv"))
+	tickets, err := manifest.Payloads(filepath.Join(out, "manifest.csv"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	s.Tickets = tickets
 	redis := redistest.Start(tb, redistest.Options{AppendFsync: "everysec"})
 	gw := MustStart(tb, "gateway", s.Bin, "gateway", "--config", smallFair, "--data", data, "--redis", redis.URL(),
 		"--listen", s.Addr, "--metrics-listen", s.Metrics, "--clock", smallFairOpen, "--log-level", "warn")

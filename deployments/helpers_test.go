@@ -3,7 +3,6 @@ package deployments_test
 import (
 	"bytes"
 	"context"
-	"encoding/csv"
 	"fmt"
 	"net"
 	"net/http"
@@ -184,25 +183,6 @@ func FreeAddr(tb testing.TB) string {
 	}
 	defer l.Close()
 	return l.Addr().String()
-}
-
-// payloads reads the ticket payloads of a manifest.csv.
-func payloads(tb testing.TB, manifest string) []string {
-	tb.Helper()
-	f, err := os.Open(manifest)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer f.Close()
-	rows, err := csv.NewReader(f).ReadAll()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	var ps []string
-	for _, r := range rows[1:] {
-		ps = append(ps, r[4])
-	}
-	return ps
 }
 
 // Output is what the process has written so far.

@@ -74,8 +74,8 @@ func Headless(exe, dir string) []chromedp.ExecAllocatorOption {
 
 // Render prints the HTML page to PDF on A4, with the page's backgrounds,
 // using the Chromium at exe ("": Find's choice). The page must be
-// self-contained: it is loaded from a temporary file, and any network
-// request it makes is not served.
+// self-contained: it is loaded from a temporary file alone, so a relative
+// link finds nothing (Render blocks no request: the pages are our own).
 func Render(ctx context.Context, html []byte, exe string) ([]byte, error) {
 	path, err := Find(exe)
 	if err != nil {

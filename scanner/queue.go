@@ -378,9 +378,11 @@ func (q *Queue) write(name string, data []byte) error {
 // Replace puts it in the place of the queued item with id old (the
 // gateway took old's id for another scan: the same scan goes again under
 // its new id), in one durable step: the new file, under the old one's
-// sequence number, is in place before the old file goes. A crash between
-// the two leaves both, sharing a sequence number; Open keeps one of them
-// (either is the same scan), so the scan is never sent twice.
+// sequence number, is in place before the old file goes, and the old file
+// is gone for good (the directory synced) before Replace returns. A crash
+// between the two leaves both, sharing a sequence number; Open keeps one of
+// them (either is the same scan, and neither was sent), so the scan is never
+// counted twice.
 func (q *Queue) Replace(old string, it Item) error {
 	id, b, err := storable(it)
 	if err != nil {
@@ -401,6 +403,12 @@ func (q *Queue) Replace(old string, it Item) error {
 		return err
 	}
 	if err := os.Remove(filepath.Join(q.dir, qd.name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("queue replace: %w", err)
+	}
+	// The old file's removal is durable before the new id is sent: after a
+	// power cut, an old file come back next to an acknowledged new one
+	// could be the one Open keeps, and go again under a third id.
+	if err := syncDir(q.dir); err != nil {
 		return fmt.Errorf("queue replace: %w", err)
 	}
 	delete(q.byID, old)

@@ -499,7 +499,10 @@ func (l *loop) sendStatus() {
 	case l.sess.out <- b:
 		l.reported = n
 		l.nextStatus = time.Now().Add(l.s.cfg.StatusEvery)
-	default: // the window is full of scans: the next tick tries again
+	default:
+		// The window is full of scans: the next tick tries again, also
+		// when this was the emptied queue's report, not the periodic one.
+		l.nextStatus = time.Now()
 	}
 }
 

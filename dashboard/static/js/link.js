@@ -88,7 +88,7 @@ export class Link extends EventTarget {
 
   // status reports the unsynced scans on a greeted connection.
   status() {
-    return this.send({ type: 'status', ...queueFields(this.queue), queued: this.queue?.oldest ? this.queue.queued : 0 });
+    return this.send({ type: 'status', queued: 0, ...queueFields(this.queue) });
   }
 
   // setGate moves the session to another gate: a new hello on the open

@@ -72,8 +72,14 @@ export class Outbox {
     return this.write((s) => s.delete(id));
   }
 
-  count() {
-    return request(this.db.transaction(STORE).objectStore(STORE).count());
+  // queue returns how many messages wait and the time of the first one
+  // taken (the seq index is the order they were taken in, which follows the
+  // clock): two reads that do not grow with the outbox, as a page that has
+  // been offline for hours recounts at every scan and every verdict.
+  async queue() {
+    const s = this.db.transaction(STORE).objectStore(STORE);
+    const [queued, first] = await Promise.all([request(s.count()), request(s.index('seq').get(IDBKeyRange.lowerBound(-Infinity)))]);
+    return { queued, oldest: first?.msg?.at || '' };
   }
 
   // all returns the waiting messages, oldest first.

@@ -414,16 +414,11 @@ function upload(msg) {
 // refreshQueued counts the outbox, shows it, and keeps the link's copy for
 // hello and status; the gateway hears at once when the outbox empties.
 async function refreshQueued() {
-  const items = await outbox.all();
-  state.queued = items.length;
-  let oldest = '';
-  for (const it of items) {
-    const at = it.msg?.at;
-    if (at && (!oldest || Date.parse(at) < Date.parse(oldest))) oldest = at;
-  }
+  const queue = await outbox.queue();
+  state.queued = queue.queued;
   const before = link?.queue?.queued || 0;
   if (link) {
-    link.queue = { queued: state.queued, oldest };
+    link.queue = queue;
     if (before > 0 && state.queued === 0) link.status();
   }
   renderQueue();
