@@ -48,7 +48,10 @@
 // every idle client (nothing queued, nothing unacknowledged in its socket)
 // and hands it to the others' writers; a client whose LiveSendBuffer is
 // full is dropped. Every fanOutChunk clients it gives way, at most
-// fanOutPause per update, while a scanner's frame is being handled. Each
+// fanOutPause per update, while a scanner's frame is being handled, and
+// yields (fanOutYield). On Linux it runs on a thread of its own at a lower
+// priority (fanOutThread), so that the kernel runs the scan path and Redis
+// first. Each
 // live connection (liveconn.go) has one reader (pongs and the close only)
 // and one writer goroutine, which writes all but those direct updates.
 //

@@ -22,3 +22,8 @@ func (s *Server) HoldScanning() (release func()) {
 	s.scanning.Add(1)
 	return func() { s.scanning.Add(-1) }
 }
+
+// FanOutThread and FanOutNice are the hub's thread and its niceness.
+var FanOutThread = fanOutThread
+
+const FanOutNice = fanOutNice

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net"
-	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -23,9 +22,17 @@ const liveReadLimit = 512
 
 // fanOutChunk is how many live clients the hub writes an update to (or
 // hands it to) before it gives way to the scanners (giveWay) and yields
-// (runtime.Gosched): a scan that arrives during a fan-out waits for at
-// most a chunk of writes.
+// (fanOutYield): a scan that arrives during a fan-out waits for at most a
+// chunk of writes.
 const fanOutChunk = 32
+
+// fanOutYield is how the hub yields between chunks: it sleeps, however
+// briefly, rather than calling runtime.Gosched. A goroutine that Gosched
+// puts back on the run queue is found there again before the scheduler
+// looks at the network, so while the other processor is busy too a scan
+// that has arrived waits to be noticed until the runtime's monitor polls
+// (up to 10 ms); a sleeping hub lets the scheduler poll at once.
+const fanOutYield = time.Microsecond
 
 // fanOutPause bounds how long one broadcast gives way to scanners in all,
 // so that a steady stream of scans delays the board by at most that much
@@ -262,6 +269,9 @@ func (h *liveHub) stop() {
 // run is the hub goroutine: the only one that touches clients and ring.
 func (h *liveHub) run(ctx context.Context) {
 	defer close(h.done)
+	if !fanOutThread() {
+		h.s.log.Debug("live: the fan-out runs at the gateway's priority")
+	}
 	clients := map[*liveClient]struct{}{}
 	var ring []ringEntry
 	var cur *board.State
@@ -287,7 +297,7 @@ func (h *liveHub) run(ctx context.Context) {
 		for c := range clients {
 			if n++; n%fanOutChunk == 0 {
 				paused += h.giveWay(fanOutPause - paused)
-				runtime.Gosched()
+				time.Sleep(fanOutYield)
 			}
 			if ok, err := c.writeDirect(m, direct); ok {
 				if err != nil {

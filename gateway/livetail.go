@@ -268,15 +268,17 @@ func (t *tailer) publish(ctx context.Context, fresh bool) {
 	t.send(ctx, p)
 }
 
-// send hands p to the hub and keeps its state for /api/v1/occupancy.
+// send keeps p's state for /metrics and /api/v1/occupancy, first, so that
+// they never wait for a fan-out (the hub's thread runs at a lower
+// priority), then hands p to the hub.
 func (t *tailer) send(ctx context.Context, p livePublish) bool {
+	t.h.latest.Store(p.state)
 	select {
 	case t.h.publish <- p:
+		return true
 	case <-ctx.Done():
 		return false
 	}
-	t.h.latest.Store(p.state)
-	return true
 }
 
 // readTrend gives the board the store's trend of the hour before now, which
