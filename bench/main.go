@@ -4,7 +4,7 @@
 // the ratios are what to compare between runs).
 //
 //	go run ./bench [-quick] [-n 50000] [-c 50] [-gw-for 15s] [-gw-n 20000]
-//	               [-live 0,100,1000,5000] [-live-for 10s] [-live-tick 250ms] [-only live|closed]
+//	               [-live 0,100,1000,5000] [-live-for 30s] [-live-tick 250ms] [-only live|closed]
 //	               [-centrifugo=true] [-cpuprofile FILE] [-trace FILE] [-out BENCHMARKS.md]
 //
 // It starts its own redis-server on a free loopback port in a temporary
@@ -109,7 +109,7 @@ func run(args []string, stdout io.Writer) error {
 	fs.IntVar(&o.gwN, "gw-n", 20000, "scans of the closed-loop gateway row")
 	fs.StringVar(&o.config, "config", "configs/ouarzazate-2025.yaml", "event file of the gateway")
 	fs.StringVar(&o.out, "out", "BENCHMARKS.md", "file to append the table to (\"\" for none)")
-	fs.DurationVar(&o.liveFor, "live-for", 10*time.Second, "how long scans go out while the live clients watch")
+	fs.DurationVar(&o.liveFor, "live-for", 30*time.Second, "how long scans go out while the live clients watch")
 	live := fs.String("live", "0,100,1000,5000", "live clients of each scan → dashboard row, comma-separated (0: the verdicts with none watching)")
 	fs.StringVar(&o.only, "only", "", "\"live\": only the live rows and their Centrifugo rows; \"closed\": only the gateway's closed loop and its reference (quicker runs)")
 	fs.BoolVar(&o.cf, "centrifugo", true, "measure Centrifugo "+centrifugoVersion+" beside the live rows (go install into the user's cache the first time)")
