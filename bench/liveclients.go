@@ -80,12 +80,6 @@ func waitAll(ws []*watcher, target int) error {
 	}
 }
 
-// clientsNice is the niceness of the child that holds the live clients:
-// the lowest priority, below the gateway's fan-out thread (10) as below
-// Centrifugo, so that neither server competes with its own clients for the
-// processor.
-const clientsNice = 19
-
 // childClients are live clients in a child process.
 type childClients struct {
 	cmd    *exec.Cmd
@@ -106,11 +100,6 @@ func startClients(kind, addr, tok, root string, clients int) (*childClients, err
 		return nil, err
 	}
 	cmd := exec.Command(exe)
-	if nice, err := exec.LookPath("nice"); err == nil {
-		// The clients stand for browsers on other machines: on these shared
-		// cores they take what the server under test leaves.
-		cmd = exec.Command(nice, "-n", strconv.Itoa(clientsNice), exe)
-	}
 	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s %s %d %s %s", liveChildEnv, kind, addr, clients, root, tok))
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
