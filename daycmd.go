@@ -29,7 +29,8 @@ func runDay(ctx context.Context, c *cli, args []string) error {
 
 // runDayClose closes one event day by hand (a rehearsal, an early closing),
 // and any day before it still open: the same operation the ledger performs
-// by itself at closing time. Closing a day twice changes nothing.
+// by itself at closing time, at this moment when the day is under way
+// (ledger.Store.CloseDay). Closing a day twice changes nothing.
 func runDayClose(ctx context.Context, c *cli, args []string) error {
 	fs := c.flags("day close", "day close --config FILE [--redis URL [--redis-cluster] | --data DIR] --day YYYY-MM-DD")
 	config := fs.String("config", "", "event file (YAML)")
@@ -62,7 +63,7 @@ func runDayClose(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	defer closeStore()
-	closings, err := st.CloseDay(ctx, *day, "cli")
+	closings, err := st.CloseDay(ctx, *day, "cli", time.Now())
 	if err != nil {
 		return err
 	}

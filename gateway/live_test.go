@@ -948,7 +948,7 @@ func TestLiveDayClosed(t *testing.T) {
 	}
 	live := env.MustLive(t, "")
 	live.Until(env.StoreSeq(t))
-	if _, err := env.Ledger.CloseDay(context.Background(), "2025-09-17", "test"); err != nil {
+	if _, err := env.Ledger.CloseDay(context.Background(), "2025-09-17", "test", env.Clock.Now()); err != nil {
 		t.Fatal(err)
 	}
 	final := env.StoreSeq(t)

@@ -102,7 +102,7 @@ func TestMetricsZoneFigures(t *testing.T) {
 	// The day closes (by hand, as a rehearsal would) with the four inside:
 	// they are swept out.
 	env.Clock.Set(time.Date(2025, 9, 17, 23, 30, 0, 0, env.Event.Location))
-	if _, err := env.Ledger.CloseDay(context.Background(), "2025-09-17", "test"); err != nil {
+	if _, err := env.Ledger.CloseDay(context.Background(), "2025-09-17", "test", env.Clock.Now()); err != nil {
 		t.Fatal(err)
 	}
 	body = scrape(t, env)

@@ -31,7 +31,7 @@ type Compacter interface {
 // After a closing — this call's or one that a scan triggered — CloseDue
 // compacts an engine that is a Compacter, and returns its error.
 func (s *Store) CloseDue(ctx context.Context, now time.Time, by string) ([]Closing, error) {
-	cs, err := s.closeUpTo(ctx, s.due(now), by)
+	cs, err := s.closeUpTo(ctx, s.due(now), by, time.Time{})
 	if err != nil {
 		return nil, err
 	}
@@ -47,10 +47,21 @@ func (s *Store) CloseDue(ctx context.Context, now time.Time, by string) ([]Closi
 // CloseDay closes the event day date by hand (a rehearsal, an early
 // closing), and every event day before it that is still open. It returns
 // what each closing did; none when date was closed already.
-func (s *Store) CloseDay(ctx context.Context, date string, by string) ([]Closing, error) {
+//
+// A day under way at now (its date has begun, its closing time has not come:
+// a closing brought forward) closes at now: its sweep, its report's closing
+// time and the hours after it, and the board's trend, all say when it
+// really closed. Any other day (one not begun, as in a rehearsal before the
+// fair, or one past its closing time) closes at its closing time, as the
+// ledger would close it by itself; so do the open days before date.
+func (s *Store) CloseDay(ctx context.Context, date, by string, now time.Time) ([]Closing, error) {
 	for i, d := range s.days {
 		if d.Date == date {
-			return s.closeUpTo(ctx, i+1, by)
+			var early time.Time
+			if !now.Before(d.start) && now.Before(d.Close) {
+				early = now
+			}
+			return s.closeUpTo(ctx, i+1, by, early)
 		}
 	}
 	return nil, fmt.Errorf("%w: %q is not a day of the event", ErrInvalid, date)
@@ -87,20 +98,25 @@ func (s *Store) closeDue(ctx context.Context, now time.Time) error {
 	if n <= int(s.closedUpTo.Load()) {
 		return nil
 	}
-	_, err := s.closeUpTo(ctx, n, "scan")
+	_, err := s.closeUpTo(ctx, n, "scan", time.Time{})
 	return err
 }
 
-// closeUpTo runs close.lua on the first n event days.
-func (s *Store) closeUpTo(ctx context.Context, n int, by string) ([]Closing, error) {
+// closeUpTo runs close.lua on the first n event days, each at its closing
+// time, or the last of them at early when that is set (CloseDay).
+func (s *Store) closeUpTo(ctx context.Context, n int, by string, early time.Time) ([]Closing, error) {
 	if n == 0 {
 		return nil, nil
 	}
 	keys := []string{s.keys.place, s.keys.zones, s.keys.log, s.keys.closed, s.keys.last, s.keys.trend}
 	args := []string{by, strconv.Itoa(n)}
-	for _, d := range s.days[:n] {
+	for i, d := range s.days[:n] {
+		at := d.Close
+		if i == n-1 && !early.IsZero() {
+			at = early
+		}
 		keys = append(keys, s.keys.day(d.Date))
-		args = append(args, d.Date, millis(d.Close))
+		args = append(args, d.Date, millis(at))
 	}
 	args = append(args, s.tree...)
 	res, err := s.eng.Eval(ctx, CloseScript, keys, args...)

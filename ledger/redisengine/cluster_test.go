@@ -77,7 +77,7 @@ func testOneSlotPerEvent(t *testing.T, eng *redisengine.Engine) {
 		if _, err := st.Revoke(ctx, at, "test", "t9"); err != nil {
 			t.Fatalf("revoke on %s: %v", ev, err)
 		}
-		if _, err := st.CloseDay(ctx, "2025-09-17", "test"); err != nil {
+		if _, err := st.CloseDay(ctx, "2025-09-17", "test", time.Now()); err != nil {
 			t.Fatalf("close day on %s: %v", ev, err)
 		}
 	}

@@ -199,17 +199,57 @@ func testDays(t *testing.T, open func(t *testing.T) ledger.Engine) {
 	t.Run("a day closed by hand refuses live entries and lets everyone out", func(t *testing.T) {
 		st := MustStoreDays(t, open, fairZones, FairDays(t))
 		MustScan(t, st, scan("in-1", "v1", hallA, checkin.In, local(17, 15, 0)))
-		cs, err := st.CloseDay(t.Context(), "2025-09-17", "operator")
+		closing := local(17, 15, 5) // brought forward: the 17th closes at 20:30
+		cs, err := st.CloseDay(t.Context(), "2025-09-17", "operator", closing)
 		if err != nil || len(cs) != 1 || cs[0].Swept[hallA] != 1 {
 			t.Fatalf("close by hand: %s, %v", formatClosings(cs), err)
+		}
+		// It closed when it was closed, not at 20:30: the report's closing
+		// time, and the trend, where the hall empties at 15:05.
+		if got := MustClosed(t, st)["2025-09-17"]; !got.Equal(closing) {
+			t.Errorf("closed at %s, want %s (when it was closed)", got, closing)
+		}
+		tr, err := st.Trend(t.Context(), local(17, 15, 30))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, occ := range tr.Occupancy[hallA] {
+			at, w := tr.From.Add(time.Duration(i)*time.Minute), 0
+			if i < len(tr.Occupancy[hallA])-1 && at.After(local(17, 15, 0)) && !at.After(closing) {
+				w = 1
+			}
+			if occ != w {
+				t.Errorf("the hall's trend at %s: %d, want %d", at.Format(time.TimeOnly), occ, w)
+			}
 		}
 		want(t, MustScan(t, st, scan("in-2", "v2", site, checkin.In, local(17, 15, 10))), checkin.Closed)
 		want(t, MustScan(t, st, scan("out-1", "v1", hallA, checkin.Out, local(17, 15, 11))), checkin.Accepted,
 			checkin.NotInside)
-		if _, err := st.CloseDay(t.Context(), "2025-09-30", "operator"); err == nil {
+		if _, err := st.CloseDay(t.Context(), "2025-09-30", "operator", closing); err == nil {
 			t.Error("closing a day that is not the event's: no error")
 		}
 		MustRecountAgrees(t, st, fairZones)
+	})
+
+	t.Run("a day closed by hand before it began, or after its closing time, closes at its closing time", func(t *testing.T) {
+		st := MustStoreDays(t, open, fairZones, FairDays(t))
+		MustScan(t, st, scan("in-1", "v1", hallA, checkin.In, local(17, 15, 0)))
+		// The 18th, closed on the 17th (a rehearsal), and with it the 17th,
+		// still open: each at its own closing time, the sweep the 17th's.
+		cs, err := st.CloseDay(t.Context(), "2025-09-18", "operator", local(17, 16, 0))
+		if err != nil || len(cs) != 2 || cs[0].Swept[hallA] != 1 {
+			t.Fatalf("close the 18th on the 17th: %s, %v", formatClosings(cs), err)
+		}
+		// The 19th, closed the morning after its closing time.
+		if _, err := st.CloseDay(t.Context(), "2025-09-19", "operator", local(20, 9, 0)); err != nil {
+			t.Fatal(err)
+		}
+		closed := MustClosed(t, st)
+		for i, d := range FairDays(t)[:3] {
+			if !closed[d.Date].Equal(d.Close) {
+				t.Errorf("day %d (%s) closed at %s, want its closing time %s", i+1, d.Date, closed[d.Date], d.Close)
+			}
+		}
 	})
 
 	t.Run("an offline admission stands against a full zone and a revocation, and says so", func(t *testing.T) {

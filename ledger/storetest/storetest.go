@@ -197,6 +197,16 @@ func MustDay(tb testing.TB, st *ledger.Store, date string) map[string]string {
 	return f
 }
 
+// MustClosed is st.Closed: the closing time of every closed day.
+func MustClosed(tb testing.TB, st *ledger.Store) map[string]time.Time {
+	tb.Helper()
+	closed, err := st.Closed(tb.Context())
+	if err != nil {
+		tb.Fatalf("closed days: %v", err)
+	}
+	return closed
+}
+
 // MustRecountAgrees checks that the counters equal a recount of the log, and
 // returns both.
 func MustRecountAgrees(tb testing.TB, st *ledger.Store, zones []ledger.Zone) (map[string]*ledger.Counters, []ledger.Entry) {
