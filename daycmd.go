@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"slices"
 	"strings"
 	"time"
 
@@ -50,7 +49,7 @@ func runDayClose(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	if !slices.ContainsFunc(ev.Days, func(d event.Day) bool { return d.Date == *day }) {
+	if ev.DayIndex(*day) < 0 {
 		var dates []string
 		for _, d := range ev.Days {
 			dates = append(dates, d.Date)

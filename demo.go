@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -77,7 +76,7 @@ func runDemo(ctx context.Context, c *cli, args []string) error {
 	if *day == "" {
 		*day = ev.Days[0].Date
 	}
-	first := slices.IndexFunc(ev.Days, func(d event.Day) bool { return d.Date == *day })
+	first := ev.DayIndex(*day)
 	switch {
 	case first < 0:
 		return usagef("--day %q: not a day of the event", *day)

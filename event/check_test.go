@@ -152,6 +152,21 @@ ticket_types:
 
 // Morocco is UTC+1 but for Ramadan: between 00:00 and 01:00 local time the
 // local date is a day ahead of UTC's, and the event day is the local one.
+// TestDayIndex: a date finds its day's place in Days; any other text, none.
+func TestDayIndex(t *testing.T) {
+	e := MustLoad(t, ouarzazate)
+	for i, d := range e.Days {
+		if got := e.DayIndex(d.Date); got != i {
+			t.Errorf("DayIndex(%q) = %d, want %d", d.Date, got, i)
+		}
+	}
+	for _, date := range []string{"2025-09-16", "2025-09-23", "2025-9-17", "17/09/2025", ""} {
+		if got := e.DayIndex(date); got != -1 {
+			t.Errorf("DayIndex(%q) = %d, want -1: not a day of the event", date, got)
+		}
+	}
+}
+
 func TestDayOfCasablanca(t *testing.T) {
 	e := MustLoad(t, ouarzazate)
 	loc := MustLocation(t, "Africa/Casablanca")

@@ -122,6 +122,15 @@ func (d Day) IsOpen(t time.Time) bool {
 	return !t.Before(d.Open) && t.Before(d.Close)
 }
 
+// DayIndex returns the index in Days of the event day dated date
+// (YYYY-MM-DD, local to the event), or -1 when the event has no such day.
+func (e *Event) DayIndex(date string) int {
+	if i, ok := e.daysByDate[date]; ok {
+		return i
+	}
+	return -1
+}
+
 // DayOf returns the event day that t belongs to. Within a day's hours that is
 // the day itself, even after midnight when the evening runs late, so a late
 // visitor on the last night is still on the last day's ticket. Outside every

@@ -43,10 +43,8 @@ func ParseScope(ev *event.Event, s string) (string, error) {
 	if _, err := time.Parse(time.DateOnly, s); err != nil || len(s) != len(time.DateOnly) {
 		return "", fmt.Errorf("%w: %.40q: want YYYY-MM-DD or %q", ErrScope, s, All)
 	}
-	for _, d := range ev.Days {
-		if d.Date == s {
-			return s, nil
-		}
+	if ev.DayIndex(s) >= 0 {
+		return s, nil
 	}
 	return "", fmt.Errorf("%w: %s (the event runs %s to %s)", ErrNoDay, s, ev.Days[0].Date, ev.Days[len(ev.Days)-1].Date)
 }

@@ -250,10 +250,8 @@ func (c Config) Scaled(f float64) Config {
 
 // eventDay returns the event day with the given date.
 func eventDay(ev *event.Event, date string) (event.Day, bool) {
-	for _, d := range ev.Days {
-		if d.Date == date {
-			return d, true
-		}
+	if i := ev.DayIndex(date); i >= 0 {
+		return ev.Days[i], true
 	}
 	return event.Day{}, false
 }
