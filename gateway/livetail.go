@@ -138,64 +138,61 @@ func waitFor(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-// begin builds the first state: the snapshot, then the log since lookback
-// (so the flows hold every scan the counters do), and publishes it. It
-// reports whether it could.
-func (t *tailer) begin(ctx context.Context) bool {
+// rebuild reads the board afresh from the store: the snapshot, then the log
+// since lookback (so the flows hold every scan the counters do), the trend
+// and the other gateways' devices, and builds the state. ok is false when
+// the snapshot could not be read (nothing changed then); logErr is the
+// error reading the log, which leaves the state without its flows.
+func (t *tailer) rebuild(ctx context.Context) (st *board.State, storeSeq int64, logErr error, ok bool) {
 	h := t.h
 	cs, seq, err := h.snapshot(ctx)
 	if err != nil {
 		t.storeError(ctx, "live: read snapshot", err)
-		return false
+		return nil, 0, nil, false
 	}
 	t.b.SetCounters(cs, seq)
 	t.cursor = ""
 	from := strconv.FormatInt(time.Now().Add(-h.lookback()).UnixMilli(), 10)
-	if _, _, err := t.readLogFrom(ctx, from); err != nil {
-		t.storeError(ctx, "live: read log", err)
-		return false
-	}
-	now := h.s.clk.Now()
-	t.readTrend(ctx, now)
-	t.readDevices(ctx)
-	online, reported := h.gates(now)
-	st, _, _ := t.b.Build(now, online, reported)
-	if !t.send(ctx, livePublish{state: st, prev: st.Seq}) {
-		return false
-	}
-	select {
-	case <-h.ready:
-	default:
-		close(h.ready)
-	}
-	return true
-}
-
-// wentBack starts again from a store that went back (wiped, replaced, or
-// restored from an older copy): the board forgets what it learnt, and every
-// client gets a fresh snapshot.
-func (t *tailer) wentBack(ctx context.Context, why string) {
-	h := t.h
-	old := t.b.Seq()
-	t.b.Forget()
-	cs, seq, err := h.snapshot(ctx)
-	if err != nil {
-		t.storeError(ctx, "live: read snapshot", err)
-		return // the next poll sees it again
-	}
-	h.s.log.Warn("live: the store went back: a fresh snapshot for every client", "why", why, "seq", old, "store_seq", seq)
-	t.b.SetCounters(cs, seq)
-	t.cursor = ""
-	from := strconv.FormatInt(time.Now().Add(-h.lookback()).UnixMilli(), 10)
-	if _, _, err := t.readLogFrom(ctx, from); err != nil {
-		t.storeError(ctx, "live: read log", err)
+	if _, _, logErr = t.readLogFrom(ctx, from); logErr != nil {
+		t.storeError(ctx, "live: read log", logErr)
 	}
 	now := h.s.clk.Now()
 	t.trendAt = time.Time{}
 	t.readTrend(ctx, now)
 	t.readDevices(ctx)
 	online, reported := h.gates(now)
-	st, _, _ := t.b.Build(now, online, reported)
+	st, _, _ = t.b.Build(now, online, reported)
+	return st, seq, logErr, true
+}
+
+// begin builds the first state and publishes it. It reports whether it
+// could; the tail tries again until it can.
+func (t *tailer) begin(ctx context.Context) bool {
+	st, _, logErr, ok := t.rebuild(ctx)
+	if !ok || logErr != nil || !t.send(ctx, livePublish{state: st, prev: st.Seq}) {
+		return false
+	}
+	select {
+	case <-t.h.ready:
+	default:
+		close(t.h.ready)
+	}
+	return true
+}
+
+// wentBack starts again from a store that went back (wiped, replaced, or
+// restored from an older copy): the board forgets what it learnt, and every
+// client gets a fresh snapshot, even one without flows when the log could
+// not be read (once the counters are the store's again, nothing would tell
+// the tail to try again).
+func (t *tailer) wentBack(ctx context.Context, why string) {
+	old := t.b.Seq()
+	t.b.Forget()
+	st, seq, _, ok := t.rebuild(ctx)
+	if !ok {
+		return // the next poll sees it again
+	}
+	t.h.s.log.Warn("live: the store went back: a fresh snapshot for every client", "why", why, "seq", old, "store_seq", seq)
 	t.b.Rebase(st.Seq)
 	t.send(ctx, livePublish{state: st, prev: st.Seq, reset: true})
 }
