@@ -8,7 +8,9 @@ import (
 // fanOutNice is the niceness of the hub's thread: at 10 the kernel gives
 // it about a tenth of a busy core against a thread at 0 (the gateway's
 // others, Redis), so the scan path comes first without the board being
-// starved.
+// starved. Not lower: the thread also takes the Go runtime's own locks
+// (allocating, for one), and a thread that the kernel keeps waiting while
+// it holds one keeps the others waiting too; at 10 it is never kept long.
 const fanOutNice = 10
 
 // fanOutThread puts the calling goroutine (the hub) on a thread of its own
