@@ -31,11 +31,12 @@ func runDay(ctx context.Context, c *cli, args []string) error {
 // by itself at closing time, at this moment when the day is under way
 // (ledger.Store.CloseDay). Closing a day twice changes nothing.
 func runDayClose(ctx context.Context, c *cli, args []string) error {
-	fs := c.flags("day close", "day close --config FILE [--redis URL [--redis-cluster] | --data DIR] --day YYYY-MM-DD")
+	fs := c.flags("day close", "day close --config FILE [--redis URL [--redis-cluster] | --data DIR] --day YYYY-MM-DD [--clock TIME]")
 	config := fs.String("config", "", "event file (YAML)")
 	redis := addRedisFlags(fs)
 	data := fs.String("data", "./data", "data directory of the embedded store")
 	day := fs.String("day", "", "the event day to close, YYYY-MM-DD")
+	clockAt := fs.String("clock", "", "the present on the event clock, RFC 3339 (default: now): a day under way then closes at that moment (rehearsals)")
 	if err := c.parse(fs, args); err != nil {
 		return err
 	}
@@ -44,6 +45,13 @@ func runDayClose(ctx context.Context, c *cli, args []string) error {
 	}
 	if fs.NArg() > 0 {
 		return usagef("unexpected arguments %q", fs.Args())
+	}
+	now, err := parseClock(*clockAt)
+	if err != nil {
+		return err
+	}
+	if now.IsZero() {
+		now = time.Now()
 	}
 	ev, err := event.Load(*config)
 	if err != nil {
@@ -62,7 +70,7 @@ func runDayClose(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	defer closeStore()
-	closings, err := st.CloseDay(ctx, *day, "cli", time.Now())
+	closings, err := st.CloseDay(ctx, *day, "cli", now)
 	if err != nil {
 		return err
 	}

@@ -49,6 +49,13 @@ func TestDayClose(t *testing.T) {
 		// The 17th closed already: the first scan of the 18th closed it.
 		{"the 18th", []string{"--day", "2025-09-18"}, exitOK, "closed 2025-09-18: swept site 2, hall-crafts 1\n"},
 		{"again", []string{"--day", "2025-09-18"}, exitOK, "2025-09-18 was already closed at 2025-09-18 22:30:00; nothing changed\n"},
+		{"a clock that is not a time", []string{"--day", "2025-09-19", "--clock", "15:00"}, exitUsage, ""},
+		// The 19th under way at 15:00 on the event clock: an early closing,
+		// at that moment.
+		{"the 19th, early", []string{"--day", "2025-09-19", "--clock", "2025-09-19T15:00:00+01:00"}, exitOK,
+			"closed 2025-09-19: swept nobody\n"},
+		{"the 19th again", []string{"--day", "2025-09-19"}, exitOK,
+			"2025-09-19 was already closed at 2025-09-19 15:00:00; nothing changed\n"},
 	}
 	for _, tc := range tests {
 		args := append([]string{"day", "close", "--config", ouarzazate, "--data", data}, tc.args...)
