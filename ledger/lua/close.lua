@@ -7,7 +7,8 @@
 -- KEYS[4] closed  hash    date -> closing time, ms, of each closed day
 -- KEYS[5] last    hash    ticket id -> time of its latest scan (see scan.lua)
 -- KEYS[6] trend   hash    the board's trend (see scan.lua): each zone the sweep empties is
---                         marked in the minute of the closing time
+--                         marked in the minute of the closing time, and the marks of minutes
+--                         more than an hour before it, which no trend reads again, are deleted
 -- KEYS[7..6+n]    the day hashes of the n days in ARGV, in the same order
 --
 -- ARGV[1] who closes (a gateway, a command)   ARGV[2] n, the number of days to close
@@ -66,6 +67,11 @@ for i = 1, n do
         if occ ~= 0 then trendMark(trend, z, m, occ) end
         redis.call('HSET', zones, z .. '|occ', 0, z .. '|tally', 0)
         if s[z] then redis.call('HINCRBY', zones, z .. '|swept', s[z]) end
+      end
+      local keep, marks = tonumber(m) - 60, redis.call('HGETALL', trend)
+      for k = 1, #marks, 2 do
+        local minute = tonumber(string.match(marks[k], '|(%d+)$'))
+        if minute and minute < keep then redis.call('HDEL', trend, marks[k]) end
       end
       redis.call('DEL', place, last)
     end

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -127,6 +128,18 @@ func (m *model) noteTrend(at time.Time, before map[string]int) {
 		k := fmt.Sprintf("%s|%d", z, at.Unix()/60)
 		if _, ok := m.trend[k]; !ok && m.occupancy(z) != was {
 			m.trend[k] = was
+		}
+	}
+}
+
+// trimTrend forgets the marks of the minutes more than an hour before the
+// minute of at (a closing): no trend reads them again.
+func (m *model) trimTrend(at time.Time) {
+	keep := at.Unix()/60 - 60
+	for k := range m.trend {
+		minute := k[strings.LastIndexByte(k, '|')+1:]
+		if v, err := strconv.ParseInt(minute, 10, 64); err == nil && v < keep {
+			delete(m.trend, k)
 		}
 	}
 }
@@ -271,6 +284,7 @@ func (m *model) closeUpTo(n int, by string) []ledger.Closing {
 			swept = true
 			before := m.occupancies()
 			defer m.noteTrend(day.Close, before)
+			m.trimTrend(day.Close)
 			for _, tk := range slices.Sorted(maps.Keys(m.place)) {
 				z := m.place[tk]
 				m.log = append(m.log, ledger.Entry{Kind: "swept", Ticket: tk, Zone: z, Device: by, At: day.Close})
