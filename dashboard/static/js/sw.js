@@ -17,6 +17,10 @@
 const STATIC = 'cf-scan-' + VERSION;
 const API = 'cf-scan-api';
 const API_PATHS = ['/api/v1/event', '/api/v1/revoked'];
+// logouts counts the logouts this worker has seen: an answer asked for
+// before one (the page refreshes the revocation list when it reconnects)
+// must not come back into the cache after the logout deleted it.
+let logouts = 0;
 
 self.addEventListener('install', (e) => {
   e.waitUntil((async () => {
@@ -44,6 +48,7 @@ self.addEventListener('fetch', (e) => {
   const url = new URL(req.url);
   if (url.origin !== self.location.origin) return;
   if (req.method === 'POST' && url.pathname === '/logout') {
+    logouts++;
     e.waitUntil(caches.delete(API));
     return;
   }
@@ -59,12 +64,15 @@ self.addEventListener('fetch', (e) => {
 });
 
 // refresh fetches an API answer and keeps it when it is a good one (a 401
-// or a 5xx is passed on, not kept).
+// or a 5xx is passed on, not kept) and no logout came since it was asked
+// for. A logout during the write deletes the copies again.
 async function refresh(req) {
+  const asked = logouts;
   const r = await fetch(req);
-  if (r.ok) {
+  if (r.ok && asked === logouts) {
     const c = await caches.open(API);
     await c.put(new URL(req.url).pathname, r.clone());
+    if (asked !== logouts) await caches.delete(API);
   }
   return r;
 }
