@@ -258,16 +258,7 @@ func printClosing(ctx context.Context, c *cli, r served, date string) error {
 }
 
 // clockTime is the HH:MM of a report time, "-" for none.
-func clockTime(s *string) string {
-	if s == nil {
-		return "-"
-	}
-	t, err := time.Parse(time.RFC3339, *s)
-	if err != nil {
-		return *s
-	}
-	return t.Format("15:04")
-}
+func clockTime(s *string) string { return report.FormatStamp(s, "15:04", "-") }
 
 // printDemo prints what a person needs to look around: the pages, and for
 // each role a login link that opens its page logged in with one click (the

@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"crowdflow/report"
 )
@@ -108,16 +107,7 @@ var reportTmpl = template.Must(template.New("reports.html").Funcs(template.FuncM
 // localTime formats an RFC 3339 time of the report (they carry the event's
 // offset, so this is local time) in layout, or shows a dash for none.
 func localTime(layout string) func(*string) string {
-	return func(s *string) string {
-		if s == nil {
-			return "—"
-		}
-		t, err := time.Parse(time.RFC3339, *s)
-		if err != nil {
-			return *s
-		}
-		return t.Format(layout)
-	}
+	return func(s *string) string { return report.FormatStamp(s, layout, "—") }
 }
 
 func optint(p *int) string {

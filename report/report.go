@@ -211,6 +211,20 @@ func (f fields) has(key string) bool { _, ok := f[key]; return ok }
 
 func stamp(t time.Time, loc *time.Location) string { return t.In(loc).Format(time.RFC3339) }
 
+// FormatStamp shows a time of the report (RFC 3339 with the event's offset,
+// so local time) in layout; none for no time, and the text itself when it
+// is not such a time.
+func FormatStamp(s *string, layout, none string) string {
+	if s == nil {
+		return none
+	}
+	t, err := time.Parse(time.RFC3339, *s)
+	if err != nil {
+		return *s
+	}
+	return t.Format(layout)
+}
+
 func msStamp(ms string, loc *time.Location) *string {
 	n, err := strconv.ParseInt(ms, 10, 64)
 	if err != nil || n == 0 {
