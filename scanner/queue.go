@@ -1,6 +1,7 @@
 package scanner
 
 import (
+	"bytes"
 	"cmp"
 	"container/list"
 	"errors"
@@ -264,12 +265,17 @@ func (q *Queue) load() error {
 	slices.SortFunc(found, func(a, b *queued) int {
 		return cmp.Or(cmp.Compare(a.seq, b.seq), strings.Compare(a.name, b.name))
 	})
+	var renumber []*queued // other scans under a number taken already (queues copied together)
 	for i, qd := range found {
 		if _, dup := q.byID[qd.item.ID()]; dup {
 			q.log.Warn("queue: a second file for the same scan id; keeping the first", "file", qd.name)
 			continue
 		}
 		if i > 0 && found[i-1].seq == qd.seq {
+			if !sameButID(found[i-1].item, qd.item) {
+				renumber = append(renumber, qd)
+				continue
+			}
 			// A Replace a crash cut short: the same scan under two ids.
 			q.log.Warn("queue: a scan queued again under a new id, and its old file; keeping one", "file", qd.name)
 			if err := os.Remove(filepath.Join(q.dir, qd.name)); err != nil {
@@ -280,10 +286,28 @@ func (q *Queue) load() error {
 		q.byID[qd.item.ID()] = q.order.PushBack(qd)
 		q.next = max(q.next, qd.seq+1)
 	}
+	for _, qd := range renumber {
+		name := fmt.Sprintf("%012d-%s.json", q.next, qd.item.ID())
+		q.log.Warn("queue: another scan under a number taken already; queued last", "file", qd.name, "now", name)
+		if err := os.Rename(filepath.Join(q.dir, qd.name), filepath.Join(q.dir, name)); err != nil {
+			return fmt.Errorf("open queue: %w", err)
+		}
+		qd.seq, qd.name = q.next, name
+		q.byID[qd.item.ID()] = q.order.PushBack(qd)
+		q.next++
+	}
 	if len(found) > 0 {
 		q.log.Info("queue: scans left by a previous run", "count", q.order.Len())
 	}
 	return syncDir(q.dir)
+}
+
+// sameButID reports whether a and b are one scan (or tally) under two ids,
+// as a Replace leaves them when a crash cuts it short.
+func sameButID(a, b Item) bool {
+	ja, errA := jsonMarshal(a.WithID(""))
+	jb, errB := jsonMarshal(b.WithID(""))
+	return errA == nil && errB == nil && bytes.Equal(ja, jb)
 }
 
 func (q *Queue) read(name string) (*queued, error) {

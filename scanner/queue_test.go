@@ -322,3 +322,35 @@ func TestQueueReplaceCutShort(t *testing.T) {
 		t.Errorf("no warning: %s", logs)
 	}
 }
+
+// TestQueueCopiedTogether: another scan under a number taken already (two
+// devices' queues copied into one directory) is no Replace cut short: both
+// stay, the other one last, under a number of its own.
+func TestQueueCopiedTogether(t *testing.T) {
+	dir := t.TempDir()
+	q := MustQueue(t, dir, 0)
+	mustPut(t, q, "A", "B", "C")
+	_ = q.Close()
+	frame, err := scanItem("X", 7).Frame()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "000000000002-X.json"), frame, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	log, logs := MustLogger(t)
+	q2, err := scanner.OpenQueue(dir, 0, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ids(q2.Items()); got != "A,B,C,X" {
+		t.Errorf("after the copy: %s, want A,B,C,X (nothing lost, the other scan last)", got)
+	}
+	if !strings.Contains(logs.String(), "level=WARN") {
+		t.Errorf("no warning: %s", logs)
+	}
+	_ = q2.Close()
+	if got := ids(MustQueue(t, dir, 0).Items()); got != "A,B,C,X" {
+		t.Errorf("after a reopen: %s, want A,B,C,X", got)
+	}
+}
