@@ -76,16 +76,30 @@ func (h *liveHub) sameDay(a, b time.Time) bool {
 }
 
 // superseded lists the devices this gateway knows of that left here and
-// have reported to another gateway since (h.mu held): the other gateway's
-// report stands for them.
+// have reported to another gateway since, at any gate (h.mu held): the
+// other gateway's report stands for them, a device having one queue.
 func (h *liveHub) superseded() map[string]bool {
 	out := map[string]bool{}
 	for _, r := range h.shared {
 		if r.Gateway == h.s.instance {
 			continue
 		}
-		if q, ok := h.queues[r.Gate][r.Device]; ok && !q.left.IsZero() && r.At.After(q.left) {
-			out[r.Gate+"|"+r.Device] = true
+		for g, devs := range h.queues {
+			if q, ok := devs[r.Device]; ok && !q.left.IsZero() && r.At.After(q.left) {
+				out[g+"|"+r.Device] = true
+			}
+		}
+	}
+	return out
+}
+
+// newestReports is, per device, when it last reported to any gateway, at
+// any gate (h.mu held): only that report of it stands.
+func (h *liveHub) newestReports() map[string]time.Time {
+	out := map[string]time.Time{}
+	for _, r := range h.shared {
+		if r.At.After(out[r.Device]) {
+			out[r.Device] = r.At
 		}
 	}
 	return out
@@ -96,10 +110,12 @@ func (h *liveHub) superseded() map[string]bool {
 // makes its gate online; its queue counts, also once it left; a device
 // that left today makes its gate known (offline, when no device is on it).
 // A device this gateway knows of counts once: from here, unless it is in
-// gone (it left here and reported to another gateway since).
+// gone (it left here and reported to another gateway since); and a device
+// counts only by its newest report, whichever gate it was on before.
 func (h *liveHub) mergeShared(now time.Time, gone map[string]bool, online map[string]bool, reported map[string]board.Reported) {
+	newest := h.newestReports()
 	for _, r := range h.shared {
-		if r.Gateway == h.s.instance || h.s.ev.Gate(r.Gate) == nil {
+		if r.Gateway == h.s.instance || h.s.ev.Gate(r.Gate) == nil || newest[r.Device].After(r.At) {
 			continue
 		}
 		if _, here := h.queues[r.Gate][r.Device]; here && !gone[r.Gate+"|"+r.Device] {

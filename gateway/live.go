@@ -170,6 +170,14 @@ func (h *liveHub) reportQueue(gate, device string, queued int, oldest *time.Time
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	// A device is on one gate at a time and has one queue: what it left
+	// queued at another gate is in this report.
+	for g, devs := range h.queues {
+		if _, ok := devs[device]; ok && g != gate {
+			delete(devs, device)
+			h.setUnsynced(g, devs)
+		}
+	}
 	devs := h.queues[gate]
 	if queued == 0 || oldest == nil {
 		delete(devs, device)
@@ -180,6 +188,12 @@ func (h *liveHub) reportQueue(gate, device string, queued int, oldest *time.Time
 		}
 		devs[device] = deviceQueue{queued: queued, oldest: *oldest}
 	}
+	h.setUnsynced(gate, devs)
+}
+
+// setUnsynced sets gate's unsynced metric from its devices' queues, and
+// forgets a gate without any (h.mu held).
+func (h *liveHub) setUnsynced(gate string, devs map[string]deviceQueue) {
 	sum := 0
 	for _, d := range devs {
 		sum += d.queued

@@ -237,3 +237,51 @@ func TestLiveUnsyncedAcrossGateways(t *testing.T) {
 	onB.WaitBoard(&boardB, "HALL-CRAFTS online and synced on b", synced)
 	onA.WaitBoard(&boardA, "HALL-CRAFTS online and synced on a", synced)
 }
+
+// TestLiveUnsyncedFollowsTheDevice: a device has one queue, and is on one
+// gate at a time. When it comes back at another gate (on the same gateway,
+// then on another one) with its queue, the gate it left shows nothing
+// unsynced any more, on every board: the queue shows where the device is.
+func TestLiveUnsyncedFollowsTheDevice(t *testing.T) {
+	t.Parallel()
+	poll := func(cfg *gateway.Config) { fastLive(cfg); cfg.LivePoll = 20 * time.Millisecond }
+	a := MustEnv(t, Options{Tune: poll})
+	b := MustEnv(t, Options{Tune: poll, Peer: a})
+	onA, onB := a.MustLive(t, ""), b.MustLive(t, "")
+	var boardA, boardB LiveBoard
+	oldest := a.Clock.Now().Add(-6 * time.Minute).Truncate(time.Second)
+	only := func(gate string) func(*LiveBoard) bool {
+		return func(b *LiveBoard) bool {
+			for id, g := range b.Gates {
+				if (id == gate) != (g.Unsynced == 3) {
+					return false
+				}
+			}
+			return true
+		}
+	}
+
+	dev := a.mustQueued(t, a.MustToken(t, token.Scanner, "HALL-CRAFTS"), "tablet-7", "HALL-CRAFTS", 3, oldest)
+	onA.WaitBoard(&boardA, "3 unsynced at HALL-CRAFTS on a", only("HALL-CRAFTS"))
+	_ = dev.ws.Close()
+	// b knows of the leave from a's report in the store: only then does
+	// the clock move on, so that the reports that follow are newer.
+	offline := func(gate string) func(*LiveBoard) bool {
+		return func(b *LiveBoard) bool { return !b.Gates[gate].Online && only(gate)(b) }
+	}
+	onB.WaitBoard(&boardB, "HALL-CRAFTS offline on b, 3 unsynced", offline("HALL-CRAFTS"))
+
+	// Back on a, at the main entrance, its queue still to send.
+	a.Clock.Set(a.Clock.Now().Add(time.Minute))
+	dev = a.mustQueued(t, a.MustToken(t, token.Scanner, "MAIN-1"), "tablet-7", "MAIN-1", 3, oldest)
+	onA.WaitBoard(&boardA, "the 3 at MAIN-1 on a, none at HALL-CRAFTS", only("MAIN-1"))
+	onB.WaitBoard(&boardB, "the 3 at MAIN-1 on b, none at HALL-CRAFTS", only("MAIN-1"))
+	_ = dev.ws.Close()
+	onB.WaitBoard(&boardB, "MAIN-1 offline on b, 3 unsynced", offline("MAIN-1"))
+
+	// Then on b, at the stage.
+	a.Clock.Set(a.Clock.Now().Add(time.Minute))
+	b.mustQueued(t, b.MustToken(t, token.Scanner, "STAGE"), "tablet-7", "STAGE", 3, oldest)
+	onB.WaitBoard(&boardB, "the 3 at STAGE on b, none elsewhere", only("STAGE"))
+	onA.WaitBoard(&boardA, "the 3 at STAGE on a, none elsewhere", only("STAGE"))
+}
