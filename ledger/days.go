@@ -48,8 +48,9 @@ func (s *Store) CloseDue(ctx context.Context, now time.Time, by string) ([]Closi
 // closing), and every event day before it that is still open. It returns
 // what each closing did; none when date was closed already.
 //
-// A day under way at now (its date has begun, its closing time has not come:
-// a closing brought forward) closes at now: its sweep, its report's closing
+// A day under way at now (the day a scan at now would count on, before its
+// closing time: a closing brought forward; after midnight on a late night
+// that is the evening's day, not the next) closes at now: its sweep, its report's closing
 // time and the hours after it, and the board's trend, all say when it
 // really closed. Any other day (one not begun, as in a rehearsal before the
 // fair, or one past its closing time) closes at its closing time, as the
@@ -58,7 +59,7 @@ func (s *Store) CloseDay(ctx context.Context, date, by string, now time.Time) ([
 	for i, d := range s.days {
 		if d.Date == date {
 			var early time.Time
-			if !now.Before(d.start) && now.Before(d.Close) {
+			if s.dayOf(now) == date && now.Before(d.Close) { // under way (after midnight on a late night, the evening is)
 				early = now
 			}
 			return s.closeUpTo(ctx, i+1, by, early)

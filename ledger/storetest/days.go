@@ -252,6 +252,21 @@ func testDays(t *testing.T, open func(t *testing.T) ledger.Engine) {
 		}
 	})
 
+	t.Run("after midnight on a late night, the evening's day is under way, not the next", func(t *testing.T) {
+		days := FairDays(t)
+		days[0].Close = local(18, 1, 0) // the 17th runs until 01:00
+		st := MustStoreDays(t, open, fairZones, days)
+		if _, err := st.CloseDay(t.Context(), "2025-09-18", "operator", local(18, 0, 30)); err != nil {
+			t.Fatal(err)
+		}
+		closed := MustClosed(t, st)
+		for _, d := range days[:2] {
+			if !closed[d.Date].Equal(d.Close) {
+				t.Errorf("%s closed at %s, want its closing time %s", d.Date, closed[d.Date], d.Close)
+			}
+		}
+	})
+
 	t.Run("an offline admission stands against a full zone and a revocation, and says so", func(t *testing.T) {
 		st := MustStoreDays(t, open, fairZones, FairDays(t))
 		for i := range 3 {
