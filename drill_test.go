@@ -896,7 +896,7 @@ func mustBinary(t *testing.T) string {
 
 // TestDrillScannerNetwork puts a TCP proxy between a CLI scanner and the
 // gateway, slows it (the verdicts still come online), then silences it
-// while a person is scanned: the scanner decides offline (within its 2 s
+// while a person is scanned: the scanner decides offline (within its 1.7 s
 // verdict timeout), keeps deciding offline, and once the link is back (and
 // reset) uploads its queue; every scan is then in the ledger once, with
 // the counters equal to a recount.

@@ -150,8 +150,6 @@ ticket_types:
 	}
 }
 
-// Morocco is UTC+1 but for Ramadan: between 00:00 and 01:00 local time the
-// local date is a day ahead of UTC's, and the event day is the local one.
 // TestDayIndex: a date finds its day's place in Days; any other text, none.
 func TestDayIndex(t *testing.T) {
 	e := MustLoad(t, ouarzazate)
@@ -167,6 +165,8 @@ func TestDayIndex(t *testing.T) {
 	}
 }
 
+// Morocco is UTC+1 but for Ramadan: between 00:00 and 01:00 local time the
+// local date is a day ahead of UTC's, and the event day is the local one.
 func TestDayOfCasablanca(t *testing.T) {
 	e := MustLoad(t, ouarzazate)
 	loc := MustLocation(t, "Africa/Casablanca")

@@ -2,7 +2,7 @@
 --
 -- ARGV[1] what:
 --   counters  KEYS[1] zones hash             -> HGETALL: {field, value, ...}
---   day       KEYS[1] day hash               -> HGETALL
+--   day       KEYS[1] a hash (a day's, the closed days', the devices') -> HGETALL
 --   place     KEYS[1] place hash, ARGV[2] ticket id -> the zone, or false (outside)
 --   revoked   KEYS[1] revoked set            -> SMEMBERS
 --   log       KEYS[1] log stream, ARGV[2] the first id to return ("-" for the start),
