@@ -185,6 +185,16 @@ func mustJSON(tb testing.TB, v any) string {
 	return string(b)
 }
 
+// twoGateways starts two gateways on one Redis that read each other's
+// device reports every 20 ms, and a live client on each.
+func twoGateways(t *testing.T) (a, b *Env, onA, onB *LiveClient) {
+	t.Helper()
+	poll := func(cfg *gateway.Config) { fastLive(cfg); cfg.LivePoll = 20 * time.Millisecond }
+	a = MustEnv(t, Options{Tune: poll})
+	b = MustEnv(t, Options{Tune: poll, Peer: a})
+	return a, b, a.MustLive(t, ""), b.MustLive(t, "")
+}
+
 // TestLiveUnsyncedAcrossGateways: two gateways of one event. A device's
 // queue reported to one shows on a board of the other, online while the
 // device is on it, offline with its last known queue once it has left; it
@@ -193,10 +203,7 @@ func mustJSON(tb testing.TB, v any) string {
 // counted once.
 func TestLiveUnsyncedAcrossGateways(t *testing.T) {
 	t.Parallel()
-	poll := func(cfg *gateway.Config) { fastLive(cfg); cfg.LivePoll = 20 * time.Millisecond }
-	a := MustEnv(t, Options{Tune: poll})
-	b := MustEnv(t, Options{Tune: poll, Peer: a})
-	onA, onB := a.MustLive(t, ""), b.MustLive(t, "")
+	a, b, onA, onB := twoGateways(t)
 	var boardA, boardB LiveBoard
 	onB.WaitBoard(&boardB, "b's snapshot", func(*LiveBoard) bool { return true })
 	onA.WaitBoard(&boardA, "a's snapshot", func(*LiveBoard) bool { return true })
@@ -244,10 +251,7 @@ func TestLiveUnsyncedAcrossGateways(t *testing.T) {
 // unsynced any more, on every board: the queue shows where the device is.
 func TestLiveUnsyncedFollowsTheDevice(t *testing.T) {
 	t.Parallel()
-	poll := func(cfg *gateway.Config) { fastLive(cfg); cfg.LivePoll = 20 * time.Millisecond }
-	a := MustEnv(t, Options{Tune: poll})
-	b := MustEnv(t, Options{Tune: poll, Peer: a})
-	onA, onB := a.MustLive(t, ""), b.MustLive(t, "")
+	a, b, onA, onB := twoGateways(t)
 	var boardA, boardB LiveBoard
 	oldest := a.Clock.Now().Add(-6 * time.Minute).Truncate(time.Second)
 	only := func(gate string) func(*LiveBoard) bool {
